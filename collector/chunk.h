@@ -1,0 +1,143 @@
+/*
+ * chunk.h - compressed, appendable chunks of one series' points.
+ *
+ * A chunk is a byte string: a small header and a bit stream of points in
+ * strictly increasing time order. Timestamps are delta-of-delta coded (a
+ * regular 10 s series costs about one bit per point); values are coded per
+ * point as the predicted value (same as before, or a steady counter's next
+ * step), a residual of a decimal k / 10^scale (integers, counters, "12.34"),
+ * or a Gorilla-style XOR of the float64 bits. A run of points that are
+ * exactly as predicted (constants) is one token. Every value round-trips
+ * bit for bit, -0.0, NaN payloads and +-Inf included. The format is in
+ * collector/README.md, "Chunk format".
+ *
+ * Two forms of the same bytes:
+ *   open   - a trailer also keeps the appender's state, so a point can be
+ *            appended to the bytes alone in O(1) (the open chunk of each
+ *            series lives in LMDB between frames, so a kill -9 loses nothing);
+ *   sealed - pw_chunk_seal drops that state (about 20 bytes) once no more
+ *            points will come. Both forms iterate the same way.
+ * A version byte leads the header; decoders refuse versions they do not know.
+ *
+ * Ordering policy: a chunk never holds two points with the same timestamp
+ * nor points out of order; pw_chunk_append refuses them (PW_EINVAL) and the
+ * storage engine decides (replace, merge by re-encoding, or drop).
+ *
+ * Ownership: a pw_chunk owns its buffer (pw_chunk_free). Iterators borrow
+ * the bytes they are given, which must outlive them. No global state.
+ */
+#ifndef PW_CHUNK_H
+#define PW_CHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pw_err.h"
+
+#define PW_CHUNK_VERSION    1
+#define PW_CHUNK_MAX_POINTS 8192u      /* hard cap; engines seal well before */
+
+typedef struct pw_chunk {
+    uint8_t *data;      /* header + bit stream; malloc'd, owned */
+    size_t   len;       /* bytes in use */
+    size_t   cap;       /* bytes allocated */
+} pw_chunk;
+
+/* An empty open chunk (no allocation until the first append). */
+void   pw_chunk_init(pw_chunk *c);
+void   pw_chunk_free(pw_chunk *c);
+
+/*
+ * Makes c (initialized; what it held is released on success) a copy of the
+ * open or sealed chunk in data/len, validating its header and, for an open
+ * chunk, its appender state (the stream is not decoded: that would make
+ * appends O(n)). A sealed chunk is decoded once to rebuild that state, so c
+ * comes out in open form; pw_chunk_seal gives back the same bytes.
+ * len 0 loads the empty chunk. PW_EPROTO: not a chunk, unknown version,
+ * inconsistent header or state, or (sealed) a stream that does not decode;
+ * c is then unchanged.
+ */
+pw_err pw_chunk_load(pw_chunk *c, const void *data, size_t len);
+
+/*
+ * Appends one point, O(1) amortized on an open chunk (a sealed one is
+ * reopened first, decoding it once). PW_EINVAL if ts <= the last timestamp;
+ * PW_ETOOBIG if the chunk holds PW_CHUNK_MAX_POINTS already; PW_ENOMEM;
+ * PW_EPROTO if c's bytes are not a valid chunk. On any error c is unchanged.
+ */
+pw_err pw_chunk_append(pw_chunk *c, int64_t ts, double v);
+
+/*
+ * Encodes n points (ts strictly increasing) into an empty c, in open form
+ * (the same bytes as n appends). Errors as append (PW_EINVAL also if c is
+ * not empty); on error c is left empty.
+ */
+pw_err pw_chunk_encode(pw_chunk *c, const int64_t *ts, const double *v, size_t n);
+
+/* Turns an open chunk into its sealed form in place (smaller). Idempotent. */
+pw_err pw_chunk_seal(pw_chunk *c);
+
+/* Header facts, read without decoding the stream (0 for an empty or invalid chunk). */
+/*
+ * All three header facts in one parse (the engine needs them per appended
+ * point). PW_EPROTO for an invalid header; an empty chunk (len 0) is PW_OK
+ * with count 0.
+ */
+pw_err   pw_chunk_info(const void *data, size_t len, uint32_t *count, int64_t *first, int64_t *last);
+uint32_t pw_chunk_count(const void *data, size_t len);
+int64_t  pw_chunk_first_ts(const void *data, size_t len);
+int64_t  pw_chunk_last_ts(const void *data, size_t len);
+
+/*
+ * Coder state after a point, the same for the appender (kept in the open
+ * form's trailer) and the iterator: private, here only so that an iterator
+ * can live on the stack.
+ */
+typedef struct pw_chunk_state_ {
+    int64_t  ts;            /* last timestamp */
+    uint64_t delta;         /* last timestamp delta (mod 2^64; 0 before the 2nd point) */
+    uint64_t vbits;         /* last value, IEEE 754 bits */
+    int64_t  k, kdelta;     /* decimal mode: last value == k / 10^scale; last step of k */
+    uint32_t run;           /* predicted points: pending (appender), still to return (iterator) */
+    uint8_t  dec, scale;    /* decimal mode on; its scale (0..15) */
+    uint8_t  trend;         /* decimal mode: next k predicted as k + kdelta (else k) */
+    uint8_t  rbits;         /* decimal mode: bit length of the last residual's |r| - 1 */
+    uint8_t  lead, trail;   /* XOR window: leading / trailing zero bits */
+} pw_chunk_state_;
+
+typedef struct pw_chunk_iter {
+    const uint8_t  *data;
+    size_t          len;
+    /* decoder state: private */
+    uint64_t        bitpos, nbits;  /* bit offsets into data: next bit, end of stream */
+    uint64_t        run_at;         /* where the last run token starts, if run_len */
+    uint32_t        run_len;        /* points of the last token if it was a run, else 0 */
+    uint32_t        left, count;    /* points not yet returned; in the chunk */
+    uint32_t        pending;        /* open form: the trailer's run, after the stream */
+    int64_t         last_ts;        /* the header's, checked against the stream */
+    pw_chunk_state_ st;
+    int             err;
+} pw_chunk_iter;
+
+/*
+ * Starts iterating the chunk in data/len (borrowed). PW_EPROTO if the header
+ * is not valid; then pw_chunk_iter_next returns -1 at once.
+ */
+pw_err pw_chunk_iter_init(pw_chunk_iter *it, const void *data, size_t len);
+
+/*
+ * 1: the next point is in *ts and *v; 0: no more points; -1: corrupt stream.
+ * Checks include strictly increasing time, the header's count and last
+ * timestamp, and nothing but zero padding after the last point; damage
+ * that passes them yields wrong points, never an out-of-bounds read.
+ */
+int    pw_chunk_iter_next(pw_chunk_iter *it, int64_t *ts, double *v);
+
+/*
+ * Decodes a whole chunk into ts[0..*n) and v[0..*n). PW_ETOOBIG if cap <
+ * pw_chunk_count; PW_EPROTO on a bad header or stream (*n points decoded).
+ */
+pw_err pw_chunk_decode(const void *data, size_t len, int64_t *ts, double *v, size_t cap,
+                       size_t *n);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * cli.h - what the `poolwatch` commands share: global options, exit codes,
+ * and opening the store read-only. One file per command (cli_<name>.c).
+ */
+#ifndef PW_CLI_H
+#define PW_CLI_H
+
+#include <stdbool.h>
+
+#include "audit.h"
+#include "store.h"
+
+#ifndef PW_VERSION
+#define PW_VERSION "unknown"
+#endif
+
+/* Exit codes (a contract: scripts test them; see collector/README.md). */
+#define PW_CLI_OK      0   /* done */
+#define PW_CLI_USAGE   1   /* bad usage, option, time or selector */
+#define PW_CLI_NODATA  2   /* data dir missing or unreadable, or reading it failed */
+#define PW_CLI_FAIL    3   /* anything else: out of memory, output could not be written */
+#define PW_CLI_BADLINES 4  /* import: some lines were bad, the rest were stored */
+#define PW_CLI_TAMPERED 5  /* audit verify/export: the audit log was altered */
+
+#define PW_CLI_DEFAULT_DATA "./data"
+
+/* Options every command takes. Commands may set them too (`hosts --data DIR`). */
+typedef struct pw_cli pw_cli;
+struct pw_cli {
+    const char *data_dir;   /* borrowed from argv or the default */
+    /* --api URL: read through a collector's HTTP API instead (cli_api.h); NULL: local */
+    const char *api_url;    /* borrowed from argv, as are the two below */
+    const char *token_file; /* --token-file: the bearer token; NULL: env POOLWATCH_TOKEN */
+    const char *api_ca;     /* --api-ca: PEM CA file for https; NULL: the system bundle */
+};
+
+/*
+ * A command: argv[0] is the command's name, the rest its own arguments.
+ * Returns an exit code. Messages go to stderr, results to stdout.
+ */
+int pw_cli_hosts(pw_cli *g, int argc, char **argv);
+int pw_cli_query(pw_cli *g, int argc, char **argv);
+/*
+ * poolwatch import (cli_import.c): PW_CLI_BADLINES when some lines were bad
+ * (reported on stderr) and the others stored; PW_CLI_USAGE for usage errors
+ * and an input that cannot be opened; PW_CLI_NODATA when the data directory
+ * cannot be opened or written; PW_CLI_FAIL otherwise (memory, read error).
+ */
+int pw_cli_import(pw_cli *g, int argc, char **argv);
+
+/*
+ * poolwatch token create|list|revoke (cli_token.c) and audit verify|export
+ * (cli_audit.c): DIR/security.mdb. PW_CLI_USAGE also for an unknown token
+ * id; PW_CLI_NODATA when the directory or its security database cannot be
+ * opened (also a security.key others may read); PW_CLI_TAMPERED when audit
+ * verify finds the chain broken or export meets a damaged record.
+ */
+int pw_cli_token(pw_cli *g, int argc, char **argv);
+int pw_cli_audit(pw_cli *g, int argc, char **argv);
+
+/*
+ * Opens g->data_dir's security database (cli_audit.c); on failure prints
+ * why on stderr and returns PW_CLI_NODATA (PW_CLI_FAIL for ENOMEM). The
+ * caller owns *out (pw_security_close).
+ */
+int pw_cli_open_security(const pw_cli *g, bool rdonly, pw_security **out);
+
+/*
+ * Fills r for an action of the local CLI user (cli_audit.c): principal
+ * "cli", role admin (whoever can write the data directory can do anything),
+ * source "cli:<user name of the effective uid>".
+ */
+void pw_cli_audit_rec(pw_audit_rec *r, const char *action, const char *object);
+
+/*
+ * Opens g->data_dir read-only; on failure prints why on stderr and returns
+ * PW_CLI_NODATA (PW_CLI_FAIL for ENOMEM). The caller owns *out (pw_store_close).
+ */
+int pw_cli_open_store(const pw_cli *g, pw_store **out);
+
+/* Prints "poolwatch: <message>\n" to stderr. */
+void pw_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,330 @@
+/*
+ * main.c - poolwatch-collector: receive agent frames, store them in LMDB.
+ *
+ * Threads: NNG's (ingest contexts), the writer (group commit), and this one,
+ * which only waits for signals and, every --self-interval, stores the
+ * collector's own counters as series (host=<this host>, poolwatch_collector_*)
+ * so they can be queried like any other metric.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "batch.h"
+#include "clock.h"
+#include "config.h"
+#include "http.h"
+#include "ingest.h"
+#include "audit.h"
+#include "log.h"
+#include "maintenance.h"
+#include "stats.h"
+#include "store.h"
+#include "wire.h"
+#include "writer.h"
+
+typedef struct collector collector;
+
+struct collector {
+    /* options */
+    const char *listen, *data;
+    const char *tls_ca, *tls_cert, *tls_key;
+    long        contexts, max_batch;
+    uint64_t    max_db_size;
+    int64_t     self_interval_ms;
+    int64_t     audit_retention_ms;
+    pw_maintenance_opts maint;
+    const char *http_addr, *http_tls_cert, *http_tls_key;   /* --http off: no HTTP API */
+    pw_program  prog;         /* --help, --version, --log-level */
+
+    /* runtime */
+    pw_collector_stats stats;
+    pw_store          *store;
+    pw_writer         *writer;
+    pw_ingest         *ingest;
+    pw_maintenance    *maintenance;
+    pw_batch          *self_batch;
+    pw_security       *sec;           /* tokens and audit log, for the HTTP API */
+    int64_t            audit_next_expire_ms;
+    pw_http           *http;
+    int64_t            started_ms;
+    pw_frame_header    self_hdr;
+    pw_write_req       self_req;
+    atomic_bool        self_busy;     /* self_req is with the writer */
+};
+
+static const char *collector_usage_head =
+    "usage: poolwatch-collector [options]\n"
+    "Receives frames from poolwatch agents over NNG and stores them in LMDB.\n\noptions:\n";
+
+static void
+collector_options(collector *c, pw_option *opts)
+{
+    const pw_option table[] = {
+        { "listen", PW_OPT_STRING, &c->listen, "NNG URL for agents (tcp://127.0.0.1:7410)", "URL" },
+        { "tls-ca", PW_OPT_STRING, &c->tls_ca, "with tls+tcp://: CA that agents' certificates must chain to", "FILE" },
+        { "tls-cert", PW_OPT_STRING, &c->tls_cert, "with tls+tcp://: the collector's certificate", "FILE" },
+        { "tls-key", PW_OPT_STRING, &c->tls_key, "with tls+tcp://: its private key (mode 0600)", "FILE" },
+        { "data", PW_OPT_STRING, &c->data, "data directory (./data)", "DIR" },
+        { "contexts", PW_OPT_INT, &c->contexts, "concurrent receive contexts (64)", "N" },
+        { "max-batch", PW_OPT_INT, &c->max_batch, "frames per write transaction at most (256)", "N" },
+        { "max-db-size", PW_OPT_SIZE, &c->max_db_size, "ceiling for the database, at least 256KiB; 0 = the disk (0)", "SIZE" },
+        { "self-interval", PW_OPT_DURATION, &c->self_interval_ms, "how often own counters are stored (10s)", "DURATION" },
+        { "retention-raw", PW_OPT_DURATION, &c->maint.retention[PW_RES_RAW], "keep raw points (35d)", "DURATION" },
+        { "retention-5m", PW_OPT_DURATION, &c->maint.retention[PW_RES_5M], "keep 5-minute rollups (396d, 13 months)", "DURATION" },
+        { "retention-1h", PW_OPT_DURATION, &c->maint.retention[PW_RES_1H], "keep 1-hour rollups (1826d, 5 years)", "DURATION" },
+        { "retention-1d", PW_OPT_DURATION, &c->maint.retention[PW_RES_1D], "keep 1-day rollups (1826d, 5 years)", "DURATION" },
+        { "audit-retention", PW_OPT_DURATION, &c->audit_retention_ms, "keep audit records (400d; at least 183d)", "DURATION" },
+        { "maintenance-interval", PW_OPT_DURATION, &c->maint.interval_ms, "pause between upkeep passes (5s)", "DURATION" },
+        { "http", PW_OPT_STRING, &c->http_addr, "HTTP API address, or off (127.0.0.1:7480)", "ADDR" },
+        { "http-tls-cert", PW_OPT_STRING, &c->http_tls_cert, "PEM certificate: serve the HTTP API over HTTPS", "FILE" },
+        { "http-tls-key", PW_OPT_STRING, &c->http_tls_key, "PEM private key of --http-tls-cert", "FILE" },
+        { "log-level", PW_OPT_STRING, &c->prog.log_level, "error, warn, info or debug (info)", "LEVEL" },
+        { "help", PW_OPT_FLAG, &c->prog.help, "show this help", NULL },
+        { "version", PW_OPT_FLAG, &c->prog.version, "show the version", NULL },
+        { NULL, 0, NULL, NULL, NULL },
+    };
+    memcpy(opts, table, sizeof table);
+}
+
+static void
+collector_self_done(pw_write_req *r)
+{
+    collector *c = r->arg;
+
+    pw_frame_release(&r->frame);
+    atomic_store(&c->self_busy, false);
+}
+
+#define SELF_COUNTER(name, field) \
+    pw_batch_addl(b, "poolwatch_collector_" name, (double) atomic_load(&c->stats.field), NULL)
+
+/* Stores the collector's counters through the normal write path. */
+static void
+collector_self_metrics(collector *c)
+{
+    pw_batch *b = c->self_batch;
+    void     *buf;
+    size_t    len;
+    char      err[256];
+
+    if (atomic_load(&c->self_busy))
+        return;                         /* writer still busy with the last one */
+    pw_batch_reset(b);
+    c->self_hdr.ts_ms = pw_now_ms();
+    c->self_hdr.seq++;
+    pw_batch_group(b, c->self_hdr.ts_ms);
+    pw_batch_addl(b, "poolwatch_collector_info", 1, "version", PW_VERSION, NULL);
+    SELF_COUNTER("frames_received_total", frames_received);
+    SELF_COUNTER("received_bytes_total", bytes_received);
+    SELF_COUNTER("frames_stored_total", frames_stored);
+    SELF_COUNTER("frames_duplicate_total", frames_duplicate);
+    SELF_COUNTER("frames_retry_total", frames_retry);
+    SELF_COUNTER("frames_rejected_total", frames_rejected);
+    SELF_COUNTER("frames_unsupported_total", frames_unsupported);
+    SELF_COUNTER("frames_identity_rejected_total", frames_identity_rejected);
+    SELF_COUNTER("samples_stored_total", samples_stored);
+    SELF_COUNTER("samples_nonfinite_total", samples_nonfinite);
+    SELF_COUNTER("unknown_keys_total", unknown_keys);
+    SELF_COUNTER("commits_total", commits);
+    SELF_COUNTER("commit_errors_total", commit_errors);
+    SELF_COUNTER("disk_full_total", disk_full);
+    SELF_COUNTER("map_grows_total", map_grows);
+    SELF_COUNTER("writer_queue_frames", queue_depth);
+    SELF_COUNTER("maintenance_txns_total", maintenance_txns);
+    SELF_COUNTER("maintenance_errors_total", maintenance_errors);
+    pw_batch_addl(b, "poolwatch_collector_commit_seconds_total",
+                  (double) atomic_load(&c->stats.commit_us_total) / 1e6, NULL);
+    if (pw_wire_encode(&c->self_hdr, b, &buf, &len) != PW_OK)
+        return;
+    if (pw_wire_decode(buf, len, &c->self_req.frame, err, sizeof err) != PW_OK) {
+        pw_error("own metrics frame does not decode: %s", err);
+        free(buf);
+        return;
+    }
+    free(buf);
+    c->self_req.recv_ms = c->self_hdr.ts_ms;
+    atomic_store(&c->self_busy, true);
+    pw_writer_submit(c->writer, &c->self_req);
+}
+
+/* Records something the collector itself did (start, stop, reload) in the audit log. */
+static void
+collector_audit(collector *c, const char *action, const char *object)
+{
+    pw_principal sys = { .role = PW_ROLE_NONE };
+    pw_audit_rec r;
+
+    if (c->sec == NULL)
+        return;
+    snprintf(sys.name, sizeof sys.name, "system");
+    pw_audit_rec_init(&r, &sys, "collector", action, object);
+    if (pw_audit_append(c->sec, &r) != PW_OK)
+        pw_warn("audit: cannot record %s", action);
+}
+
+/* Audit records past --audit-retention go, at most once an hour (R12: >= 183 d). */
+static void
+collector_audit_expire(collector *c)
+{
+    int64_t  now = pw_now_ms();
+    uint64_t removed = 0;
+
+    if (c->sec == NULL || now < c->audit_next_expire_ms)
+        return;
+    c->audit_next_expire_ms = now + 3600000;
+    if (pw_audit_expire(c->sec, now, c->audit_retention_ms, &removed) != PW_OK)
+        pw_warn("audit: expiry failed; the log is kept whole");
+    else if (removed > 0)
+        pw_info("audit: %llu record(s) older than the retention removed",
+                (unsigned long long) removed);
+}
+
+static int
+collector_run(collector *c, const sigset_t *sigs)
+{
+    char            err[512];
+    pw_err          rc;
+    struct timespec ts = {
+        .tv_sec = c->self_interval_ms / 1000, .tv_nsec = (c->self_interval_ms % 1000) * 1000000,
+    };
+
+    /* A ceiling below the default 1 GiB start must hold from the first byte. */
+    if ((rc = pw_store_open_sized(c->data, 0,
+                                  c->max_db_size > 0 && c->max_db_size < (1u << 30) ? c->max_db_size : 0,
+                                  &c->store, err, sizeof err)) != PW_OK) {
+        pw_error("%s", err);
+        return 2;
+    }
+    if (c->max_db_size > 0)
+        pw_store_set_max_size(c->store, c->max_db_size);
+    if (pw_writer_start(c->store, &c->stats, (size_t) c->max_batch, &c->writer) != PW_OK) {
+        pw_error("cannot start the writer thread");
+        return 1;
+    }
+    if (pw_maintenance_start(c->store, &c->maint, &c->stats, &c->maintenance) != PW_OK) {
+        pw_error("cannot start the maintenance thread");
+        return 1;
+    }
+    pw_ingest_opts  io = {
+        .url = c->listen, .contexts = (size_t) c->contexts,
+        .tls_ca = c->tls_ca, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
+    };
+    if ((rc = pw_ingest_start(&io, c->writer, &c->stats, &c->ingest, err, sizeof err)) != PW_OK) {
+        pw_error("%s", err);
+        return 1;
+    }
+    /* After ingest, so its option errors come first; before the line that says we are up. */
+    if (c->http_addr == NULL || strcmp(c->http_addr, "off") != 0) {
+        pw_http_opts ho = {
+            .addr = c->http_addr, .tls_cert = c->http_tls_cert, .tls_key = c->http_tls_key,
+            .store = c->store, .stats = &c->stats, .started_ms = c->started_ms,
+        };
+        char url[192];
+
+        if ((rc = pw_security_open(c->data, false, &c->sec, err, sizeof err)) != PW_OK) {
+            pw_error("%s", err);
+            return 2;
+        }
+        ho.sec = c->sec;
+        if (pw_http_start(&ho, &c->http, err, sizeof err) != PW_OK) {
+            pw_error("http: %s", err);
+            return 1;
+        }
+        pw_http_url(c->http, url, sizeof url);
+        pw_info("HTTP API on %s", url);
+    }
+    collector_audit(c, "collector.start", PW_VERSION);
+    pw_info("listening on %s, data in %s (%ld contexts)", c->listen, c->data, c->contexts);
+    for (;;) {
+        int sig = sigtimedwait(sigs, NULL, &ts);
+
+        if (sig == SIGTERM || sig == SIGINT) {
+            pw_info("signal %d: stopping", sig);
+            break;
+        }
+        if (sig == SIGHUP) {
+            pw_info("SIGHUP: nothing to reload yet");
+            collector_audit(c, "config.reload", "SIGHUP: nothing to reload in this version");
+        } else {
+            collector_self_metrics(c);
+        }
+        collector_audit_expire(c);
+    }
+    collector_audit(c, "collector.stop", "signal");
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    collector c = {
+        .listen = "tcp://127.0.0.1:7410", .data = "./data",
+        .prog = { .name = "poolwatch-collector", .usage = collector_usage_head },
+        .contexts = 64, .max_batch = 256, .self_interval_ms = 10000,
+        .audit_retention_ms = PW_AUDIT_DEF_RETENTION_MS,
+        .maint = {
+            .retention = { [PW_RES_RAW] = 35 * 86400000LL, [PW_RES_5M] = 396 * 86400000LL,
+                           [PW_RES_1H] = 1826 * 86400000LL, [PW_RES_1D] = 1826 * 86400000LL },
+            .interval_ms = 5000, .budget = 256,
+        },
+    };
+    pw_option opts[32];
+    pw_config cfg = { 0 };
+    sigset_t  sigs;
+    int       rc;
+
+    c.started_ms = pw_now_ms();
+    collector_options(&c, opts);
+    if ((rc = pw_program_start(&c.prog, opts, &cfg, argc, argv)) >= 0)
+        goto out;
+    rc = 1;
+    if (c.contexts < 1 || c.contexts > 4096 || c.max_batch < 1 || c.max_batch > 65536
+        || c.self_interval_ms < 10 || (c.max_db_size > 0 && c.max_db_size < (256u << 10))
+        || c.maint.interval_ms < 10 || c.audit_retention_ms < PW_AUDIT_MIN_RETENTION_MS) {
+        fprintf(stderr, "poolwatch-collector: --contexts 1..4096, --max-batch 1..65536, "
+                        "--self-interval and --maintenance-interval >= 10ms, "
+                        "--max-db-size 0 or >= 256KiB, --audit-retention >= 183d (R12)\n");
+        goto out;
+    }
+
+    /* Signals are taken synchronously by this thread; block them before any
+     * other thread starts so NNG's and the writer inherit the mask. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    snprintf(c.self_hdr.agent_id, sizeof c.self_hdr.agent_id, "poolwatch-collector");
+    snprintf(c.self_hdr.agent_version, sizeof c.self_hdr.agent_version, "%s", PW_VERSION);
+    if (gethostname(c.self_hdr.host, sizeof c.self_hdr.host - 1) != 0 || c.self_hdr.host[0] == '\0')
+        snprintf(c.self_hdr.host, sizeof c.self_hdr.host, "localhost");
+    if (getrandom(c.self_hdr.boot_id, sizeof c.self_hdr.boot_id, 0) < 0)
+        goto out;
+    c.self_req.done = collector_self_done;
+    c.self_req.arg = &c;
+    if ((c.self_batch = pw_batch_new()) == NULL)
+        goto out;
+    rc = collector_run(&c, &sigs);
+out:
+    /* Order matters: see ingest.h. The HTTP API goes first: it reads the store. */
+    pw_http_stop(c.http);
+    pw_ingest_pause(c.ingest);
+    pw_writer_stop(c.writer);
+    pw_ingest_stop(c.ingest);
+    pw_maintenance_stop(c.maintenance);
+    pw_store_close(c.store);
+    pw_security_close(c.sec);
+    pw_batch_free(c.self_batch);
+    pw_config_free(&cfg);
+    return rc;
+}

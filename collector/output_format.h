@@ -1,0 +1,69 @@
+/*
+ * output_format.h - how the `poolwatch` CLI writes results: the format
+ * switch, numbers that lose no precision, CSV fields, aligned tables.
+ */
+#ifndef PW_OUTPUT_FORMAT_H
+#define PW_OUTPUT_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pw_err.h"
+
+typedef enum pw_out_format {
+    PW_OUT_TABLE,   /* aligned text for people */
+    PW_OUT_CSV,     /* RFC 4180, with a header row */
+    PW_OUT_JSON,    /* documented per command in collector/README.md */
+} pw_out_format;
+
+/* Parses "table", "csv" or "json". PW_EINVAL on anything else. */
+pw_err pw_out_format_parse(const char *s, pw_out_format *out);
+
+/* Enough for any pw_out_value result. */
+#define PW_OUT_VALUE_LEN 32
+
+/*
+ * Writes the shortest decimal that reads back (strtod) as exactly v, using
+ * at most 17 significant digits: "0.1", "42", "1e+20", "-0". Non-finite
+ * values come out as Prometheus writes them: "NaN", "+Inf", "-Inf". buf
+ * needs PW_OUT_VALUE_LEN bytes. Returns the length.
+ */
+size_t pw_out_value(double v, char *buf, size_t len);
+
+/* Writes "YYYY-MM-DDTHH:MM:SSZ" (seconds precision; needs 21 bytes). Returns the length. */
+size_t pw_out_time_s(int64_t ms, char *buf, size_t len);
+
+/* Writes an age such as "45s", "12m", "3h5m", "2d4h" (negative ages as "0s"). */
+size_t pw_out_age(int64_t ms, char *buf, size_t len);
+
+/*
+ * Writes len bytes of s as one CSV field: quoted, with quotes doubled,
+ * when it holds a comma, quote, CR or LF (RFC 4180), as is otherwise.
+ */
+void pw_out_csv_field(FILE *f, const char *s, size_t len);
+/* Writes a CSV row of n NUL-terminated fields and a newline (LF, not CRLF). */
+void pw_out_csv_row(FILE *f, size_t n, const char *const *fields);
+
+/*
+ * A table of text cells, printed with aligned columns. Holds every row until
+ * printed, so it is for small results (the hosts list), not for points.
+ */
+typedef struct pw_table pw_table;
+
+/*
+ * New table with ncols columns (at most 16) and their headers (borrowed:
+ * they must outlive the table, string literals in practice). Owned by the
+ * caller (pw_table_free). NULL on ENOMEM or a bad ncols.
+ */
+pw_table *pw_table_new(size_t ncols, const char *const *headers);
+/* Aligns column col to the right (numbers). */
+void      pw_table_right(pw_table *t, size_t col);
+/* Appends a row of ncols cells, copied. PW_ENOMEM. */
+pw_err    pw_table_add(pw_table *t, const char *const *cells);
+size_t    pw_table_rows(const pw_table *t);
+/* Prints header and rows to f, columns two spaces apart. */
+void      pw_table_print(const pw_table *t, FILE *f);
+void      pw_table_free(pw_table *t);
+
+#endif

@@ -1,0 +1,1181 @@
+/*
+ * points_chunk.c - the compressed-chunk point engine (storage format 2).
+ *
+ * Raw points of a series go into its open chunk (`chunk_head`, one record per
+ * series, appended in place: every commit holds them, so a kill -9 loses
+ * nothing acked). At PWC_SEAL_POINTS points the open chunk moves, bytes
+ * unchanged, to `chunks` under (series, first ts) - no re-encoding on the
+ * ingest path. Points older than the open chunk (history, late resends) are
+ * merged into the sealed chunk that covers them by re-encoding that chunk.
+ *
+ * Rollups are never computed on the ingest path. A seal or a merge records
+ * the time range it touched as dirty; maintain() recomputes the buckets of
+ * dirty ranges from raw points and stores them as compressed column blocks
+ * (`rollups`), and advances a per-series mark up to which stored buckets are
+ * complete. Queries take stored buckets below the mark and compute the rest
+ * from raw points, so recent data is never missing from a rollup query.
+ *
+ * Layout (all integers big-endian, timestamps with the sign bit flipped so
+ * memcmp orders them; documented in collector/README.md, "Storage layout"):
+ *   chunk_head  id                      -> open chunk
+ *   chunks      id ++ first_ts          -> sealed chunk
+ *   rollups     id ++ res ++ block      -> rollup block (below)
+ *   rollup_mark id ++ res               -> i64 end of the stored, complete buckets
+ *   rollup_todo id ++ res               -> i64 lo ++ i64 hi: raw range to roll up
+ *   rollup_wait id ++ res               -> i64 lo ++ i64 hi: same, waiting for a bucket to end
+ */
+#include "points.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "chunk.h"
+#include "rollup.h"
+
+#define PWC_SEAL_POINTS   720        /* 2 h at 10 s: long enough to compress well */
+#define PWC_MERGE_SPLIT   4096       /* a merged chunk past this is split in two */
+#define PWC_STALE_MS      (6 * 3600000LL)   /* an open chunk idle this long is sealed */
+#define PWC_SCAN_EVERY    60000             /* full scans (quiet heads, expiry) at most this often */
+#define PWC_BLOCK_VERSION 1
+#define PWC_NCOLS         6          /* min, max, sum, last, last_ts, count */
+
+/* Rollup blocks: how much time one record covers, per resolution. */
+static const int64_t pwc_block[PW_RES_COUNT_] = { 0, 86400000, 7 * 86400000LL, 256 * 86400000LL };
+
+typedef struct pwc pwc;
+struct pwc {
+    MDB_dbi         head, chunks, rollups, mark, todo, wait;
+    pthread_mutex_t mu;          /* guards the maintenance scan positions */
+    uint64_t        scan_head;   /* next series id for the stale-head scan */
+    uint64_t        scan_expire; /* next series id for the expiry scan */
+    uint64_t        scan_rollup; /* next series id for the rollup expiry scan */
+    int64_t         next_scan;   /* no full scan before this time */
+};
+
+/* ---- keys ----------------------------------------------------------------- */
+
+static void
+pwc_key_ts(unsigned char k[16], uint64_t id, int64_t ts)
+{
+    pw_put_be64(k, id);
+    pw_put_ts(k + 8, ts);
+}
+
+static void
+pwc_key_res(unsigned char k[9], uint64_t id, pw_res res)
+{
+    pw_put_be64(k, id);
+    k[8] = (unsigned char) res;
+}
+
+static void
+pwc_key_block(unsigned char k[17], uint64_t id, pw_res res, int64_t block)
+{
+    pwc_key_res(k, id, res);
+    pw_put_ts(k + 9, block);
+}
+
+/* ---- open / close --------------------------------------------------------- */
+
+static int
+pwc_open(MDB_txn *txn, unsigned flags, void **state)
+{
+    unsigned create = (flags & PW_POINTS_CREATE) ? MDB_CREATE : 0;
+    pwc     *p = calloc(1, sizeof *p);
+    int      rc;
+
+    if (p == NULL)
+        return ENOMEM;
+    if ((rc = mdb_dbi_open(txn, "chunk_head", create, &p->head)) != 0
+        || (rc = mdb_dbi_open(txn, "chunks", create, &p->chunks)) != 0
+        || (rc = mdb_dbi_open(txn, "rollups", create, &p->rollups)) != 0
+        || (rc = mdb_dbi_open(txn, "rollup_mark", create, &p->mark)) != 0
+        || (rc = mdb_dbi_open(txn, "rollup_todo", create, &p->todo)) != 0
+        || (rc = mdb_dbi_open(txn, "rollup_wait", create, &p->wait)) != 0) {
+        free(p);
+        return rc;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    *state = p;
+    return 0;
+}
+
+static void
+pwc_close(void *state)
+{
+    pwc *p = state;
+
+    if (p == NULL)
+        return;
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+/* ---- decoded point arrays -------------------------------------------------- */
+
+typedef struct pwc_pts pwc_pts;
+struct pwc_pts {
+    int64_t *ts;
+    double  *v;
+    size_t   n, cap;
+};
+
+static int
+pwc_pts_push(pwc_pts *a, int64_t ts, double v)
+{
+    if (a->n == a->cap) {
+        size_t   ncap = a->cap ? a->cap * 2 : 1024;
+        int64_t *nts = realloc(a->ts, ncap * sizeof *nts);
+        double  *nv;
+
+        if (nts == NULL)
+            return ENOMEM;
+        a->ts = nts;
+        if ((nv = realloc(a->v, ncap * sizeof *nv)) == NULL)
+            return ENOMEM;
+        a->v = nv;
+        a->cap = ncap;
+    }
+    a->ts[a->n] = ts;
+    a->v[a->n] = v;
+    a->n++;
+    return 0;
+}
+
+static void
+pwc_pts_free(pwc_pts *a)
+{
+    free(a->ts);
+    free(a->v);
+    memset(a, 0, sizeof *a);
+}
+
+/* Appends the points of a chunk to a; MDB_CORRUPTED if it does not decode. */
+static int
+pwc_pts_decode(pwc_pts *a, const void *data, size_t len)
+{
+    pw_chunk_iter it;
+    int64_t       ts;
+    double        v;
+    int           r, rc;
+
+    if (pw_chunk_iter_init(&it, data, len) != PW_OK)
+        return MDB_CORRUPTED;
+    while ((r = pw_chunk_iter_next(&it, &ts, &v)) == 1)
+        if ((rc = pwc_pts_push(a, ts, v)) != 0)
+            return rc;
+    return r == 0 ? 0 : MDB_CORRUPTED;
+}
+
+/* Inserts (ts, v) in order; an equal timestamp has its value replaced. */
+static int
+pwc_pts_insert(pwc_pts *a, int64_t ts, double v)
+{
+    size_t lo = 0, hi = a->n;
+    int    rc;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a->ts[mid] < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < a->n && a->ts[lo] == ts) {
+        a->v[lo] = v;
+        return 0;
+    }
+    if ((rc = pwc_pts_push(a, 0, 0)) != 0)
+        return rc;
+    memmove(a->ts + lo + 1, a->ts + lo, (a->n - 1 - lo) * sizeof *a->ts);
+    memmove(a->v + lo + 1, a->v + lo, (a->n - 1 - lo) * sizeof *a->v);
+    a->ts[lo] = ts;
+    a->v[lo] = v;
+    return 0;
+}
+
+static int
+pwc_encode(pw_chunk *c, const int64_t *ts, const double *v, size_t n, int seal)
+{
+    pw_err e;
+
+    pw_chunk_init(c);
+    e = pw_chunk_encode(c, ts, v, n);
+    if (e == PW_OK && seal)
+        e = pw_chunk_seal(c);
+    if (e != PW_OK) {
+        pw_chunk_free(c);
+        return e == PW_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+    }
+    return 0;
+}
+
+/* ---- dirty ranges ---------------------------------------------------------- */
+
+/* Widens the range stored under key in dbi to cover [lo, hi]. */
+static int
+pwc_range_merge(MDB_txn *txn, MDB_dbi dbi, const unsigned char key[9], int64_t lo, int64_t hi)
+{
+    MDB_val       k = { 9, (void *) key }, v;
+    unsigned char buf[16];
+    int           rc = mdb_get(txn, dbi, &k, &v);
+
+    if (rc == 0 && v.mv_size == 16) {
+        int64_t olo = (int64_t) pw_get_be64(v.mv_data), ohi = (int64_t) pw_get_be64((unsigned char *) v.mv_data + 8);
+        if (olo <= lo && ohi >= hi)
+            return 0;
+        lo = olo < lo ? olo : lo;
+        hi = ohi > hi ? ohi : hi;
+    } else if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    pw_put_be64(buf, (uint64_t) lo);
+    pw_put_be64(buf + 8, (uint64_t) hi);
+    v.mv_size = 16;
+    v.mv_data = buf;
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/*
+ * Raw points in [lo, hi] changed: their buckets must be rolled up again.
+ * A range that was waiting for its bucket to end comes back to the to-do
+ * list with it, since new points may be what it waited for.
+ */
+static int
+pwc_mark_dirty(pwc *p, MDB_txn *txn, uint64_t id, int64_t lo, int64_t hi)
+{
+    unsigned char key[9];
+    MDB_val       k = { 9, key }, v;
+    int           rc;
+
+    for (int r = PW_RES_5M; r < PW_RES_COUNT_; r++) {
+        pwc_key_res(key, id, (pw_res) r);
+        rc = mdb_get(txn, p->wait, &k, &v);
+        if (rc == 0 && v.mv_size == 16) {
+            int64_t wlo = (int64_t) pw_get_be64(v.mv_data), whi = (int64_t) pw_get_be64((unsigned char *) v.mv_data + 8);
+            if ((rc = mdb_del(txn, p->wait, &k, NULL)) != 0
+                || (rc = pwc_range_merge(txn, p->todo, key, wlo, whi)) != 0)
+                return rc;
+        } else if (rc != MDB_NOTFOUND && rc != 0) {
+            return rc;
+        }
+        if ((rc = pwc_range_merge(txn, p->todo, key, lo, hi)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * Positions cur on the sealed chunk of id that may hold ts: the last one
+ * starting at or before ts, else the first one after it. The caller checks
+ * that the key found belongs to id (it may be the next series).
+ */
+static int
+pwc_seek(MDB_cursor *cur, uint64_t id, int64_t ts, MDB_val *k, MDB_val *v)
+{
+    unsigned char ck[16];
+    int           rc, back;
+
+    pwc_key_ts(ck, id, ts);
+    k->mv_size = 16;
+    k->mv_data = ck;
+    rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    if (rc == 0 && memcmp(k->mv_data, ck, 16) == 0)
+        return 0;
+    back = mdb_cursor_get(cur, k, v, rc == 0 ? MDB_PREV : MDB_LAST);
+    if (back == 0 && k->mv_size == 16 && pw_get_be64(k->mv_data) == id)
+        return 0;
+    if (rc != 0)
+        return rc;
+    k->mv_size = 16;
+    k->mv_data = ck;
+    return mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+}
+
+static int
+pwc_is_of(const MDB_val *k, uint64_t id)
+{
+    return k->mv_size == 16 && pw_get_be64(k->mv_data) == id;
+}
+
+/* ---- append ---------------------------------------------------------------- */
+
+/* Moves the open chunk of id to the sealed table, unchanged but for its state. */
+static int
+pwc_seal_head(pwc *p, MDB_txn *txn, uint64_t id, const void *data, size_t len)
+{
+    unsigned char idk[8], ck[16];
+    MDB_val       hk = { 8, idk }, k = { 16, ck }, v;
+    pw_chunk      c;
+    int64_t       first = pw_chunk_first_ts(data, len), last = pw_chunk_last_ts(data, len);
+    int           rc;
+
+    pw_chunk_init(&c);
+    if (pw_chunk_load(&c, data, len) != PW_OK || pw_chunk_seal(&c) != PW_OK) {
+        pw_chunk_free(&c);
+        return MDB_CORRUPTED;
+    }
+    pw_put_be64(idk, id);
+    pwc_key_ts(ck, id, first);
+    v.mv_size = c.len;
+    v.mv_data = c.data;
+    rc = mdb_put(txn, p->chunks, &k, &v, 0);
+    pw_chunk_free(&c);
+    if (rc == 0)
+        rc = mdb_del(txn, p->head, &hk, NULL);
+    if (rc == 0)
+        rc = pwc_mark_dirty(p, txn, id, first, last);
+    return rc;
+}
+
+/* Writes points a[0..n) as sealed chunks of id, splitting past PWC_MERGE_SPLIT. */
+static int
+pwc_put_sealed(pwc *p, MDB_txn *txn, uint64_t id, const pwc_pts *a)
+{
+    for (size_t off = 0; off < a->n;) {
+        size_t        n = a->n - off;
+        unsigned char ck[16];
+        MDB_val       k = { 16, ck }, v;
+        pw_chunk      c;
+        int           rc;
+
+        if (n > PWC_MERGE_SPLIT)
+            n = PWC_MERGE_SPLIT / 2;
+        if ((rc = pwc_encode(&c, a->ts + off, a->v + off, n, 1)) != 0)
+            return rc;
+        pwc_key_ts(ck, id, a->ts[off]);
+        v.mv_size = c.len;
+        v.mv_data = c.data;
+        rc = mdb_put(txn, p->chunks, &k, &v, 0);
+        pw_chunk_free(&c);
+        if (rc != 0)
+            return rc;
+        off += n;
+    }
+    return 0;
+}
+
+/*
+ * A point older than the open chunk: merge it into the sealed chunk that
+ * covers its time (or the next one), re-encoding that chunk, or make it a
+ * chunk of its own when the series has none. Chunks never overlap.
+ */
+static int
+pwc_merge_sealed(pwc *p, MDB_txn *txn, uint64_t id, int64_t ts, double val)
+{
+    MDB_cursor *cur;
+    MDB_val     k, v;
+    pwc_pts     a = { 0 };
+    int         rc;
+
+    if ((rc = mdb_cursor_open(txn, p->chunks, &cur)) != 0)
+        return rc;
+    rc = pwc_seek(cur, id, ts, &k, &v);
+    if (rc == 0 && pwc_is_of(&k, id)) {
+        if ((rc = pwc_pts_decode(&a, v.mv_data, v.mv_size)) == 0)
+            rc = mdb_cursor_del(cur, 0);
+    } else if (rc == MDB_NOTFOUND || rc == 0) {
+        rc = 0;
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0)
+        rc = pwc_pts_insert(&a, ts, val);
+    if (rc == 0)
+        rc = pwc_put_sealed(p, txn, id, &a);
+    if (rc == 0)
+        rc = pwc_mark_dirty(p, txn, id, ts, ts);
+    pwc_pts_free(&a);
+    return rc;
+}
+
+/* Last timestamp of id's sealed chunks, or INT64_MIN when it has none. */
+static int
+pwc_sealed_last(pwc *p, MDB_txn *txn, uint64_t id, int64_t *last)
+{
+    MDB_cursor *cur;
+    MDB_val     k, v;
+    int         rc;
+
+    *last = INT64_MIN;
+    if ((rc = mdb_cursor_open(txn, p->chunks, &cur)) != 0)
+        return rc;
+    rc = pwc_seek(cur, id, INT64_MAX, &k, &v);
+    if (rc == 0 && pwc_is_of(&k, id))
+        *last = pw_chunk_last_ts(v.mv_data, v.mv_size);
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Rewrites the open chunk with a point inserted or replaced inside it. */
+static int
+pwc_rewrite_head(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const MDB_val *old, int64_t ts, double val)
+{
+    pwc_pts  a = { 0 };
+    pw_chunk c;
+    MDB_val  v;
+    int      rc;
+
+    if ((rc = pwc_pts_decode(&a, old->mv_data, old->mv_size)) == 0
+        && (rc = pwc_pts_insert(&a, ts, val)) == 0
+        && (rc = pwc_encode(&c, a.ts, a.v, a.n, 0)) == 0) {
+        v.mv_size = c.len;
+        v.mv_data = c.data;
+        rc = mdb_put(txn, dbi, k, &v, 0);
+        pw_chunk_free(&c);
+    }
+    pwc_pts_free(&a);
+    return rc;
+}
+
+static int
+pwc_append(void *state, MDB_txn *txn, uint64_t id, int64_t ts, double val)
+{
+    pwc          *p = state;
+    unsigned char idk[8];
+    MDB_val       k = { 8, idk }, v;
+    pw_chunk      c;
+    int64_t       first, last;
+    uint32_t      count;
+    int           rc;
+
+    pw_put_be64(idk, id);
+    rc = mdb_get(txn, p->head, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        /* A new open chunk must start after the sealed data, or they would overlap. */
+        if ((rc = pwc_sealed_last(p, txn, id, &last)) != 0)
+            return rc;
+        if (ts <= last)
+            return pwc_merge_sealed(p, txn, id, ts, val);
+        if ((rc = pwc_encode(&c, &ts, &val, 1, 0)) != 0)
+            return rc;
+        v.mv_size = c.len;
+        v.mv_data = c.data;
+        rc = mdb_put(txn, p->head, &k, &v, 0);
+        pw_chunk_free(&c);
+        return rc;
+    }
+    if (rc != 0)
+        return rc;
+    if (pw_chunk_info(v.mv_data, v.mv_size, &count, &first, &last) != PW_OK)
+        return MDB_CORRUPTED;
+    if (ts < first)
+        return pwc_merge_sealed(p, txn, id, ts, val);
+    if (ts <= last)
+        return pwc_rewrite_head(txn, p->head, &k, &v, ts, val);
+    pw_chunk_init(&c);
+    if (pw_chunk_load(&c, v.mv_data, v.mv_size) != PW_OK || pw_chunk_append(&c, ts, val) != PW_OK) {
+        pw_chunk_free(&c);
+        return MDB_CORRUPTED;
+    }
+    if (count + 1 >= PWC_SEAL_POINTS) {
+        rc = pwc_seal_head(p, txn, id, c.data, c.len);
+    } else {
+        v.mv_size = c.len;
+        v.mv_data = c.data;
+        rc = mdb_put(txn, p->head, &k, &v, 0);
+    }
+    pw_chunk_free(&c);
+    return rc;
+}
+
+/* ---- range ----------------------------------------------------------------- */
+
+/* Emits the points of one chunk within [from, to]; *stop when cb asked. */
+static int
+pwc_emit(const MDB_val *v, int64_t from, int64_t to, pw_points_cb cb, void *ctx, int *stop)
+{
+    pw_chunk_iter it;
+    int64_t       ts;
+    double        val;
+    int           r;
+
+    if (pw_chunk_iter_init(&it, v->mv_data, v->mv_size) != PW_OK)
+        return MDB_CORRUPTED;
+    while ((r = pw_chunk_iter_next(&it, &ts, &val)) == 1) {
+        if (ts < from)
+            continue;
+        if (ts > to)
+            return 0;
+        if (cb(ctx, ts, val) != 0) {
+            *stop = 1;
+            return 0;
+        }
+    }
+    return r == 0 ? 0 : MDB_CORRUPTED;
+}
+
+static int
+pwc_range(void *state, MDB_txn *txn, uint64_t id, int64_t from, int64_t to, pw_points_cb cb,
+          void *ctx)
+{
+    pwc          *p = state;
+    MDB_cursor   *cur;
+    unsigned char idk[8];
+    MDB_val       k, v;
+    int           rc, stop = 0;
+
+    if (from > to)
+        return 0;
+    if ((rc = mdb_cursor_open(txn, p->chunks, &cur)) != 0)
+        return rc;
+    for (rc = pwc_seek(cur, id, from, &k, &v); rc == 0 && !stop && pwc_is_of(&k, id);
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (pw_get_ts((unsigned char *) k.mv_data + 8) > to)
+            break;
+        if (pw_chunk_last_ts(v.mv_data, v.mv_size) < from)
+            continue;
+        if ((rc = pwc_emit(&v, from, to, cb, ctx, &stop)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (stop)
+        return 0;
+    pw_put_be64(idk, id);
+    k.mv_size = 8;
+    k.mv_data = idk;
+    rc = mdb_get(txn, p->head, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    return pwc_emit(&v, from, to, cb, ctx, &stop);
+}
+
+/* ---- rollup buckets ---------------------------------------------------------- */
+
+/* Buckets computed from raw points, collected in an array. */
+typedef struct pwc_fold pwc_fold;
+struct pwc_fold {
+    pw_rollup_fold f;
+    pw_rollup     *out;          /* finished buckets, malloc'd */
+    size_t         n, cap;
+    int            err;
+};
+
+static void
+pwc_fold_keep(pwc_fold *f, const pw_rollup *r)
+{
+    if (f->n == f->cap) {
+        size_t     ncap = f->cap ? f->cap * 2 : 64;
+        pw_rollup *no = realloc(f->out, ncap * sizeof *no);
+        if (no == NULL) {
+            f->err = ENOMEM;
+            return;
+        }
+        f->out = no;
+        f->cap = ncap;
+    }
+    f->out[f->n++] = *r;
+}
+
+static int
+pwc_fold_point(void *ctx, int64_t ts, double v)
+{
+    pwc_fold *f = ctx;
+    pw_rollup done;
+
+    if (pw_rollup_fold_add(&f->f, ts, v, &done))
+        pwc_fold_keep(f, &done);
+    return f->err;
+}
+
+/* Buckets of id at res computed from raw points in [from, to); f->out is the caller's. */
+static int
+pwc_fold_range(pwc *p, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, int64_t to, pwc_fold *f)
+{
+    pw_rollup done;
+    int       rc;
+
+    memset(f, 0, sizeof *f);
+    pw_rollup_fold_init(&f->f, pw_res_ms(res));
+    rc = pwc_range(p, txn, id, from, to - 1, pwc_fold_point, f);
+    if (rc == 0 && pw_rollup_fold_end(&f->f, &done))
+        pwc_fold_keep(f, &done);
+    return rc != 0 ? rc : f->err;
+}
+
+/* ---- rollup blocks ------------------------------------------------------------- */
+/*
+ * A block is [version][ncols] then for each column a u32 length and a sealed
+ * chunk whose timestamps are the bucket starts and whose values are, in
+ * order: min, max, sum, last, last_ts, count. Columns compress well apart:
+ * count is nearly constant, last_ts nearly regular.
+ */
+
+static int
+pwc_block_decode(const MDB_val *v, pw_rollup **out, size_t *n)
+{
+    const unsigned char *p = v->mv_data, *end = p + v->mv_size;
+    pw_rollup           *r = NULL;
+    size_t               cnt = 0;
+    int                  rc = MDB_CORRUPTED;
+
+    *out = NULL;
+    *n = 0;
+    if (v->mv_size < 2 || p[0] != PWC_BLOCK_VERSION || p[1] != PWC_NCOLS)
+        return MDB_CORRUPTED;
+    p += 2;
+    for (int col = 0; col < PWC_NCOLS; col++) {
+        pw_chunk_iter it;
+        uint32_t      len;
+        int64_t       ts;
+        double        val;
+        size_t        i = 0;
+        int           st;
+
+        if (end - p < 4)
+            goto fail;
+        len = pw_get_be32(p);
+        p += 4;
+        if ((size_t) (end - p) < len)
+            goto fail;
+        if (col == 0) {
+            cnt = pw_chunk_count(p, len);
+            if ((r = calloc(cnt ? cnt : 1, sizeof *r)) == NULL) {
+                rc = ENOMEM;
+                goto fail;
+            }
+        }
+        if (pw_chunk_iter_init(&it, p, len) != PW_OK)
+            goto fail;
+        while ((st = pw_chunk_iter_next(&it, &ts, &val)) == 1) {
+            if (i >= cnt)
+                goto fail;
+            r[i].start = ts;
+            switch (col) {
+            case 0: r[i].min = val; break;
+            case 1: r[i].max = val; break;
+            case 2: r[i].sum = val; break;
+            case 3: r[i].last = val; break;
+            case 4: r[i].last_ts = (int64_t) val; break;
+            default: r[i].count = (uint64_t) val; break;
+            }
+            i++;
+        }
+        if (st != 0 || i != cnt)
+            goto fail;
+        p += len;
+    }
+    *out = r;
+    *n = cnt;
+    return 0;
+fail:
+    free(r);
+    return rc;
+}
+
+static int
+pwc_block_put(pwc *p, MDB_txn *txn, const unsigned char key[17], const pw_rollup *r, size_t n)
+{
+    pw_chunk       cols[PWC_NCOLS];
+    int64_t       *ts = malloc((n ? n : 1) * sizeof *ts);
+    double        *val = malloc((n ? n : 1) * sizeof *val);
+    size_t         total = 2;
+    unsigned char *buf = NULL, *w;
+    MDB_val        k = { 17, (void *) key }, v;
+    int            rc = 0, made = 0;
+
+    if (ts == NULL || val == NULL) {
+        rc = ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        ts[i] = r[i].start;
+    for (; made < PWC_NCOLS; made++) {
+        for (size_t i = 0; i < n; i++) {
+            switch (made) {
+            case 0: val[i] = r[i].min; break;
+            case 1: val[i] = r[i].max; break;
+            case 2: val[i] = r[i].sum; break;
+            case 3: val[i] = r[i].last; break;
+            case 4: val[i] = (double) r[i].last_ts; break;
+            default: val[i] = (double) r[i].count; break;
+            }
+        }
+        if ((rc = pwc_encode(&cols[made], ts, val, n, 1)) != 0)
+            goto out;
+        total += 4 + cols[made].len;
+    }
+    if ((buf = malloc(total)) == NULL) {
+        rc = ENOMEM;
+        goto out;
+    }
+    w = buf;
+    *w++ = PWC_BLOCK_VERSION;
+    *w++ = PWC_NCOLS;
+    for (int c = 0; c < PWC_NCOLS; c++) {
+        pw_put_be32(w, (uint32_t) cols[c].len);
+        memcpy(w + 4, cols[c].data, cols[c].len);
+        w += 4 + cols[c].len;
+    }
+    v.mv_size = total;
+    v.mv_data = buf;
+    rc = mdb_put(txn, p->rollups, &k, &v, 0);
+out:
+    while (made-- > 0)
+        pw_chunk_free(&cols[made]);
+    free(buf);
+    free(ts);
+    free(val);
+    return rc;
+}
+
+/* Replaces or adds buckets nb[0..nn) (sorted, same block) in their block. */
+static int
+pwc_block_merge(pwc *p, MDB_txn *txn, uint64_t id, pw_res res, const pw_rollup *nb, size_t nn)
+{
+    unsigned char key[17];
+    MDB_val       k = { 17, key }, v;
+    pw_rollup    *old = NULL, *all = NULL;
+    size_t        no = 0, na = 0, i = 0, j = 0;
+    int           rc;
+
+    pwc_key_block(key, id, res, pw_time_floor(nb[0].start, pwc_block[res]));
+    rc = mdb_get(txn, p->rollups, &k, &v);
+    if (rc == 0)
+        rc = pwc_block_decode(&v, &old, &no);
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc != 0)
+        return rc;
+    if ((all = malloc((no + nn) * sizeof *all)) == NULL) {
+        free(old);
+        return ENOMEM;
+    }
+    while (i < no || j < nn) {
+        if (j == nn || (i < no && old[i].start < nb[j].start))
+            all[na++] = old[i++];
+        else {
+            if (i < no && old[i].start == nb[j].start)
+                i++;                        /* recomputed: the new bucket wins */
+            all[na++] = nb[j++];
+        }
+    }
+    rc = pwc_block_put(p, txn, key, all, na);
+    free(old);
+    free(all);
+    return rc;
+}
+
+/* ---- rollups (query) ----------------------------------------------------------- */
+
+static int
+pwc_get_i64(MDB_txn *txn, MDB_dbi dbi, const unsigned char *key, size_t klen, int64_t *out)
+{
+    MDB_val k = { klen, (void *) key }, v;
+    int     rc = mdb_get(txn, dbi, &k, &v);
+
+    if (rc == 0 && v.mv_size >= 8)
+        *out = (int64_t) pw_get_be64(v.mv_data);
+    return rc;
+}
+
+static int
+pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, int64_t to,
+            pw_store_rollup_cb cb, void *ctx)
+{
+    pwc          *p = state;
+    unsigned char mk[9], bk[17];
+    int64_t       mark = INT64_MIN, w = pw_res_ms(res);
+    MDB_cursor   *cur;
+    MDB_val       k = { 17, bk }, v;
+    pwc_fold      f;
+    int           rc, stop = 0;
+
+    if (res <= PW_RES_RAW || res >= PW_RES_COUNT_ || from > to)
+        return res <= PW_RES_RAW || res >= PW_RES_COUNT_ ? EINVAL : 0;
+    from = pw_time_floor(from, w);
+    pwc_key_res(mk, id, res);
+    rc = pwc_get_i64(txn, p->mark, mk, 9, &mark);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    /* Stored buckets below the mark. */
+    if (mark > from) {
+        if ((rc = mdb_cursor_open(txn, p->rollups, &cur)) != 0)
+            return rc;
+        pwc_key_block(bk, id, res, pw_time_floor(from, pwc_block[res]));
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            pw_rollup *r;
+            size_t     n;
+
+            if (k.mv_size != 17 || memcmp(k.mv_data, mk, 9) != 0)
+                break;
+            if (pw_get_ts((unsigned char *) k.mv_data + 9) > to)
+                break;
+            if ((rc = pwc_block_decode(&v, &r, &n)) != 0)
+                break;
+            for (size_t i = 0; i < n && !stop; i++) {
+                if (r[i].start < from || r[i].start >= mark)
+                    continue;
+                if (r[i].start > to)
+                    break;
+                stop = cb(ctx, &r[i]) != 0;
+            }
+            free(r);
+        }
+        mdb_cursor_close(cur);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+        if (stop)
+            return 0;
+        from = mark;
+    }
+    /* The rest from raw points. */
+    if ((rc = pwc_fold_range(p, txn, id, res, from, to + w, &f)) == 0)
+        for (size_t i = 0; i < f.n && !stop; i++)
+            if (f.out[i].start <= to)
+                stop = cb(ctx, &f.out[i]) != 0;
+    free(f.out);
+    return rc;
+}
+
+/* ---- maintenance --------------------------------------------------------------- */
+
+/*
+ * End of the time whose raw points are final: where the open chunk starts,
+ * or, with no open chunk (the last one was just sealed, or the series went
+ * quiet), just after the last sealed point - a later point can only come
+ * after it (a late one is merged and marks its range dirty again).
+ */
+static int
+pwc_sealed_until(pwc *p, MDB_txn *txn, uint64_t id, int64_t *until)
+{
+    unsigned char idk[8];
+    MDB_val       k = { 8, idk }, v;
+    int64_t       last;
+    int           rc;
+
+    pw_put_be64(idk, id);
+    rc = mdb_get(txn, p->head, &k, &v);
+    if (rc == 0) {
+        *until = pw_chunk_first_ts(v.mv_data, v.mv_size);
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = pwc_sealed_last(p, txn, id, &last)) != 0)
+        return rc;
+    *until = last == INT64_MIN ? INT64_MIN : last + 1;
+    return 0;
+}
+
+/*
+ * Rolls up one to-do range: every bucket overlapping [lo, hi] that has ended
+ * (see pwc_sealed_until) is recomputed from raw points and stored;
+ * what has not ended goes to the waiting list. Returns the work units spent.
+ */
+static int
+pwc_rollup_range(pwc *p, MDB_txn *txn, uint64_t id, pw_res res, int64_t lo, int64_t hi,
+                 unsigned *spent)
+{
+    unsigned char key[9];
+    MDB_val       k = { 9, key };
+    int64_t       w = pw_res_ms(res), until, from = pw_time_floor(lo, w), to, mark = INT64_MIN;
+    pwc_fold      f;
+    int           rc;
+
+    pwc_key_res(key, id, res);
+    if ((rc = mdb_del(txn, p->todo, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = pwc_sealed_until(p, txn, id, &until)) != 0)
+        return rc;
+    to = pw_time_floor(hi, w) + w;                 /* end of the bucket holding hi */
+    if (to > pw_time_floor(until, w))
+        to = pw_time_floor(until, w);              /* only buckets that have ended */
+    if (to > from) {
+        if ((rc = pwc_fold_range(p, txn, id, res, from, to, &f)) != 0) {
+            free(f.out);
+            return rc;
+        }
+        /* Store block by block. */
+        for (size_t i = 0; i < f.n && rc == 0;) {
+            size_t j = i;
+            int64_t blk = pw_time_floor(f.out[i].start, pwc_block[res]);
+            while (j < f.n && pw_time_floor(f.out[j].start, pwc_block[res]) == blk)
+                j++;
+            rc = pwc_block_merge(p, txn, id, res, f.out + i, j - i);
+            (*spent)++;
+            i = j;
+        }
+        free(f.out);
+        if (rc != 0)
+            return rc;
+        /* Advance the mark over what is now complete and contiguous. */
+        rc = pwc_get_i64(txn, p->mark, key, 9, &mark);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+        if (rc == MDB_NOTFOUND || to > mark) {
+            unsigned char mv[8];
+            MDB_val       v = { 8, mv };
+            pw_put_be64(mv, (uint64_t) to);
+            if ((rc = mdb_put(txn, p->mark, &k, &v, 0)) != 0)
+                return rc;
+        }
+    }
+    if (hi >= to)
+        return pwc_range_merge(txn, p->wait, key, to > lo ? to : lo, hi);
+    return 0;
+}
+
+/* Seals open chunks that stopped growing, a few per call (round robin). */
+static int
+pwc_seal_stale(pwc *p, MDB_txn *txn, int64_t now, unsigned budget, unsigned *spent, bool *more)
+{
+    MDB_cursor   *cur;
+    unsigned char idk[8];
+    MDB_val       k = { 8, idk }, v;
+    unsigned      looked = 0;
+    int           rc;
+
+    pthread_mutex_lock(&p->mu);
+    pw_put_be64(idk, p->scan_head);
+    pthread_mutex_unlock(&p->mu);
+    if ((rc = mdb_cursor_open(txn, p->head, &cur)) != 0)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && *spent < budget && looked < 4096) {
+        uint64_t id = pw_get_be64(k.mv_data);
+        looked++;
+        if (pw_chunk_last_ts(v.mv_data, v.mv_size) < now - PWC_STALE_MS) {
+            /* Copy out: the seal deletes the record the cursor points at. */
+            void  *copy = malloc(v.mv_size);
+            size_t len = v.mv_size;
+            if (copy == NULL) {
+                rc = ENOMEM;
+                break;
+            }
+            memcpy(copy, v.mv_data, len);
+            mdb_cursor_close(cur);
+            rc = pwc_seal_head(p, txn, id, copy, len);
+            free(copy);
+            (*spent)++;
+            if (rc != 0 || (rc = mdb_cursor_open(txn, p->head, &cur)) != 0)
+                return rc;
+            pw_put_be64(idk, id + 1);
+            k.mv_size = 8;
+            k.mv_data = idk;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            continue;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    pthread_mutex_lock(&p->mu);
+    if (rc == MDB_NOTFOUND) {
+        p->scan_head = 0;               /* wrapped: start over next time */
+    } else if (rc == 0) {
+        p->scan_head = pw_get_be64(k.mv_data);
+        *more = true;
+    }
+    pthread_mutex_unlock(&p->mu);
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Deletes rollup blocks past their resolution's retention, resuming where the
+ * last call stopped. Blocks of one (series, resolution) are in time order, so
+ * the first block that stays ends the look at that pair.
+ */
+static int
+pwc_expire_rollups(pwc *p, MDB_txn *txn, int64_t now, const int64_t ret[PW_RES_COUNT_],
+                   unsigned budget, unsigned *spent, bool *more)
+{
+    MDB_cursor   *cur;
+    unsigned char bk[17];
+    MDB_val       k = { 17, bk }, v;
+    uint64_t      id = 0;
+    int           rc;
+
+    pthread_mutex_lock(&p->mu);
+    pwc_key_block(bk, p->scan_rollup, PW_RES_RAW, INT64_MIN);
+    pthread_mutex_unlock(&p->mu);
+    if ((rc = mdb_cursor_open(txn, p->rollups, &cur)) != 0)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && *spent < budget) {
+        pw_res  r;
+        int64_t blk;
+
+        if (k.mv_size != 17) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        id = pw_get_be64(k.mv_data);
+        r = (pw_res) ((unsigned char *) k.mv_data)[8];
+        blk = pw_get_ts((unsigned char *) k.mv_data + 9);
+        (*spent)++;
+        if (r > PW_RES_RAW && r < PW_RES_COUNT_ && ret[r] > 0
+            && blk + pwc_block[r] <= now - ret[r]) {
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+            if (rc == EINVAL)
+                rc = MDB_NOTFOUND;
+            continue;
+        }
+        pwc_key_block(bk, id, (pw_res) (r + 1), INT64_MIN);
+        k.mv_size = 17;
+        k.mv_data = bk;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    }
+    mdb_cursor_close(cur);
+    pthread_mutex_lock(&p->mu);
+    p->scan_rollup = rc == 0 ? id : 0;
+    pthread_mutex_unlock(&p->mu);
+    if (rc == 0)
+        *more = true;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Deletes sealed chunks past the raw retention whose buckets are rolled up
+ * at every resolution, and rollup blocks past their own retention.
+ */
+static int
+pwc_expire(pwc *p, MDB_txn *txn, int64_t now, const int64_t ret[PW_RES_COUNT_], unsigned budget,
+           unsigned *spent, bool *more)
+{
+    MDB_cursor   *cur;
+    unsigned char ck[17];
+    MDB_val       k = { 16, ck }, v;
+    uint64_t      start;
+    int           rc;
+
+    pthread_mutex_lock(&p->mu);
+    start = p->scan_expire;
+    pthread_mutex_unlock(&p->mu);
+    /* raw chunks */
+    if (ret[PW_RES_RAW] > 0) {
+        if ((rc = mdb_cursor_open(txn, p->chunks, &cur)) != 0)
+            return rc;
+        pwc_key_ts(ck, start, INT64_MIN);
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *spent < budget;) {
+            uint64_t id = pw_get_be64(k.mv_data);
+            int64_t  last = pw_chunk_last_ts(v.mv_data, v.mv_size), rolled = INT64_MAX;
+            (*spent)++;
+            if (last < now - ret[PW_RES_RAW]) {
+                for (int r = PW_RES_5M; r < PW_RES_COUNT_; r++) {
+                    unsigned char mk[9];
+                    int64_t       m = INT64_MIN;
+                    pwc_key_res(mk, id, (pw_res) r);
+                    if (pwc_get_i64(txn, p->mark, mk, 9, &m) != 0)
+                        m = INT64_MIN;
+                    rolled = m < rolled ? m : rolled;
+                }
+                if (last < rolled) {
+                    if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                        break;
+                    rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+                    if (rc == EINVAL)       /* deleted the last record */
+                        rc = MDB_NOTFOUND;
+                    continue;
+                }
+            }
+            /* Chunks of a series are in time order: skip to the next series. */
+            pwc_key_ts(ck, id + 1, INT64_MIN);
+            k.mv_size = 16;
+            k.mv_data = ck;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            start = id + 1;
+        }
+        mdb_cursor_close(cur);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+        if (rc == 0)
+            *more = true;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->scan_expire = *more ? start : 0;
+    pthread_mutex_unlock(&p->mu);
+    if (*spent >= budget)
+        return 0;
+    return pwc_expire_rollups(p, txn, now, ret, budget, spent, more);
+}
+
+static int
+pwc_maintain(void *state, MDB_txn *txn, int64_t now, const int64_t retention[PW_RES_COUNT_],
+             unsigned budget, bool *more)
+{
+    pwc          *p = state;
+    MDB_cursor   *cur;
+    MDB_val       k, v;
+    unsigned      spent = 0;
+    int           rc;
+
+    *more = false;
+    /* 1. roll up what changed */
+    while (spent < budget) {
+        uint64_t id;
+        pw_res   res;
+        int64_t  lo, hi;
+
+        if ((rc = mdb_cursor_open(txn, p->todo, &cur)) != 0)
+            return rc;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (rc == 0 && (k.mv_size != 9 || v.mv_size != 16))
+            rc = MDB_CORRUPTED;
+        if (rc == 0) {
+            id = pw_get_be64(k.mv_data);
+            res = (pw_res) ((unsigned char *) k.mv_data)[8];
+            lo = (int64_t) pw_get_be64(v.mv_data);
+            hi = (int64_t) pw_get_be64((unsigned char *) v.mv_data + 8);
+        }
+        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND)
+            break;
+        if (rc != 0)
+            return rc;
+        if (res <= PW_RES_RAW || res >= PW_RES_COUNT_)
+            return MDB_CORRUPTED;
+        if ((rc = pwc_rollup_range(p, txn, id, res, lo, hi, &spent)) != 0)
+            return rc;
+        spent++;
+    }
+    if (spent >= budget) {
+        *more = true;
+        return 0;
+    }
+    /* 2 and 3 walk every series: at most once per PWC_SCAN_EVERY. */
+    pthread_mutex_lock(&p->mu);
+    if (now < p->next_scan) {
+        pthread_mutex_unlock(&p->mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+    /* 2. seal open chunks of series that went quiet; their rollups are new work */
+    {
+        unsigned before = spent;
+        if ((rc = pwc_seal_stale(p, txn, now, budget, &spent, more)) != 0)
+            return rc;
+        if (spent > before || spent >= budget) {
+            *more = true;
+            return 0;
+        }
+    }
+    /* 3. expire */
+    if ((rc = pwc_expire(p, txn, now, retention, budget, &spent, more)) != 0)
+        return rc;
+    if (!*more) {
+        pthread_mutex_lock(&p->mu);
+        p->next_scan = now + PWC_SCAN_EVERY;
+        pthread_mutex_unlock(&p->mu);
+    }
+    return 0;
+}
+
+const pw_points_ops pw_points_chunk = {
+    .name     = "chunk",
+    .open     = pwc_open,
+    .close    = pwc_close,
+    .append   = pwc_append,
+    .range    = pwc_range,
+    .rollups  = pwc_rollups,
+    .maintain = pwc_maintain,
+};

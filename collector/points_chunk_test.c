@@ -1,0 +1,547 @@
+/*
+ * points_chunk_test.c - the chunk engine through the store API: round trips
+ * across seals, out-of-order and duplicate points, rollups against a
+ * recomputation from raw points, retention, reopen, quiet series.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rollup.h"
+#include "store.h"
+#include "test_fixture.h"
+
+#define T0    INT64_C(1767225600000)        /* 2026-01-01T00:00:00Z */
+#define DAY   INT64_C(86400000)
+
+static const int64_t keep_all[PW_RES_COUNT_] = { 0, 0, 0, 0 };
+
+typedef struct model model;
+struct model {
+    int64_t *ts;
+    double  *v;
+    size_t   n, cap;
+};
+
+/* Sets ts -> v, keeping the model sorted; the newest write wins. */
+static void
+model_put(model *m, int64_t ts, double v)
+{
+    size_t lo = 0, hi = m->n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (m->ts[mid] < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < m->n && m->ts[lo] == ts) {
+        m->v[lo] = v;
+        return;
+    }
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 1024;
+        m->ts = realloc(m->ts, m->cap * sizeof *m->ts);
+        m->v = realloc(m->v, m->cap * sizeof *m->v);
+        assert_non_null(m->ts);
+        assert_non_null(m->v);
+    }
+    memmove(m->ts + lo + 1, m->ts + lo, (m->n - lo) * sizeof *m->ts);
+    memmove(m->v + lo + 1, m->v + lo, (m->n - lo) * sizeof *m->v);
+    m->ts[lo] = ts;
+    m->v[lo] = v;
+    m->n++;
+}
+
+static void
+model_free(model *m)
+{
+    free(m->ts);
+    free(m->v);
+}
+
+typedef struct ctx ctx;
+struct ctx {
+    pw_store *s;
+    char     *dir;
+    uint64_t  seq;
+    uint64_t  id;       /* series id of "m{host=h}" once written */
+};
+
+static void
+ctx_open(ctx *c)
+{
+    char err[256];
+
+    assert_int_equal(pw_store_open(c->dir, 0, &c->s, err, sizeof err), PW_OK);
+}
+
+static void
+ctx_init(ctx *c)
+{
+    memset(c, 0, sizeof *c);
+    c->dir = tf_tmpdir();
+    ctx_open(c);
+}
+
+static void
+ctx_done(ctx *c)
+{
+    pw_store_close(c->s);
+    tf_rmdir(c->dir);
+}
+
+/* Writes points (ts[i], v[i]) of series m{host="h"} in frames of up to 4000. */
+static void
+write_points(ctx *c, const int64_t *ts, const double *v, size_t n)
+{
+    static tf_frame t;
+
+    for (size_t off = 0; off < n;) {
+        pw_store_txn *txn;
+        bool          dup;
+        uint32_t      sid;
+        size_t        k = n - off > 4000 ? 4000 : n - off;
+
+        tf_init(&t, "a1", 1, ++c->seq, "h");
+        sid = tf_series(&t, "m", NULL);
+        for (size_t i = 0; i < k; i++)
+            tf_sample(&t, sid, ts[off + i], v[off + i]);
+        assert_int_equal(pw_store_write_begin(c->s, &txn), PW_OK);
+        assert_int_equal(pw_store_write_frame(txn, &t.f, T0, &dup), PW_OK);
+        assert_false(dup);
+        assert_int_equal(pw_store_write_commit(txn), PW_OK);
+        off += k;
+    }
+}
+
+static int
+find_id(void *arg, uint64_t id, const char *key, size_t keylen)
+{
+    (void) key;
+    (void) keylen;
+    *(uint64_t *) arg = id;
+    return 1;
+}
+
+static uint64_t
+series_id(ctx *c)
+{
+    pw_store_txn *t;
+    uint64_t      id = 0;
+
+    assert_int_equal(pw_store_read_begin(c->s, &t), PW_OK);
+    assert_int_equal(pw_store_series_scan(t, "m", find_id, &id), PW_OK);
+    pw_store_read_end(t);
+    assert_true(id != 0);
+    return id;
+}
+
+static int
+collect_point(void *arg, int64_t ts, double v)
+{
+    model *m = arg;
+
+    /* Append in order; any disorder shows up as a mismatch with the model. */
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 1024;
+        m->ts = realloc(m->ts, m->cap * sizeof *m->ts);
+        m->v = realloc(m->v, m->cap * sizeof *m->v);
+    }
+    m->ts[m->n] = ts;
+    m->v[m->n] = v;
+    m->n++;
+    return 0;
+}
+
+static void
+read_points(ctx *c, int64_t from, int64_t to, model *out)
+{
+    pw_store_txn *t;
+
+    memset(out, 0, sizeof *out);
+    assert_int_equal(pw_store_read_begin(c->s, &t), PW_OK);
+    assert_int_equal(pw_store_points(t, series_id(c), from, to, collect_point, out), PW_OK);
+    pw_store_read_end(t);
+}
+
+static void
+assert_same(const model *want, const model *got, int64_t from, int64_t to)
+{
+    size_t j = 0;
+
+    for (size_t i = 0; i < want->n; i++) {
+        if (want->ts[i] < from || want->ts[i] > to)
+            continue;
+        if (j >= got->n)
+            fail_msg("missing point ts %lld", (long long) want->ts[i]);
+        if (got->ts[j] != want->ts[i] || memcmp(&got->v[j], &want->v[i], sizeof(double)) != 0)
+            fail_msg("point %zu: got (%lld, %.17g) want (%lld, %.17g)", j, (long long) got->ts[j],
+                     got->v[j], (long long) want->ts[i], want->v[i]);
+        j++;
+    }
+    assert_int_equal(j, got->n);
+}
+
+static void
+maintain_all(ctx *c, int64_t now, const int64_t *ret)
+{
+    bool more = true;
+    int  passes = 0;
+
+    while (more) {
+        assert_int_equal(pw_store_maintain(c->s, now, ret, 64, &more), PW_OK);
+        assert_true(++passes < 100000);
+    }
+}
+
+/* A node-like value: counter, gauge or constant by index. */
+static double
+gen_value(size_t i, int kind, unsigned *seed)
+{
+    switch (kind) {
+    case 0: return 42;
+    case 1: return (double) (i * 1000 + (size_t) (rand_r(seed) % 100));
+    default: return round(sin((double) i / 50.0) * 10000.0) / 100.0 + (rand_r(seed) % 7) * 0.01;
+    }
+}
+
+static void
+test_round_trip_across_seals(void **state)
+{
+    ctx      c;
+    model    want = { 0 }, got;
+    size_t   n = 3000;
+    int64_t *ts = malloc(n * sizeof *ts);
+    double  *v = malloc(n * sizeof *v);
+    unsigned seed = 7;
+
+    (void) state;
+    ctx_init(&c);
+    for (size_t i = 0; i < n; i++) {
+        ts[i] = T0 + (int64_t) i * 10000 + (i % 13 == 0 ? 1 : 0);
+        v[i] = gen_value(i, (int) (i / 1000), &seed);
+        model_put(&want, ts[i], v[i]);
+    }
+    v[5] = NAN;                          /* stored and returned as stored */
+    want.v[5] = NAN;
+    v[6] = -0.0;
+    want.v[6] = -0.0;
+    write_points(&c, ts, v, n);
+    read_points(&c, INT64_MIN, INT64_MAX, &got);
+    assert_same(&want, &got, INT64_MIN, INT64_MAX);
+    model_free(&got);
+    /* both ends of a range are inclusive, also across chunk boundaries */
+    read_points(&c, ts[719], ts[1441], &got);
+    assert_int_equal(got.n, 1441 - 719 + 1);
+    assert_same(&want, &got, ts[719], ts[1441]);
+    model_free(&got);
+    /* and after a reopen */
+    pw_store_close(c.s);
+    ctx_open(&c);
+    read_points(&c, INT64_MIN, INT64_MAX, &got);
+    assert_same(&want, &got, INT64_MIN, INT64_MAX);
+    model_free(&got);
+    model_free(&want);
+    free(ts);
+    free(v);
+    ctx_done(&c);
+}
+
+static void
+test_out_of_order_and_duplicates(void **state)
+{
+    ctx      c;
+    model    want = { 0 }, got;
+    size_t   n = 2000;
+    int64_t  ts[2000];
+    double   v[2000];
+    int64_t  late_ts[64];
+    double   late_v[64];
+    size_t   nl = 0;
+
+    (void) state;
+    ctx_init(&c);
+    for (size_t i = 0; i < n; i++) {
+        ts[i] = T0 + (int64_t) i * 10000;
+        v[i] = (double) i;
+        model_put(&want, ts[i], v[i]);
+    }
+    write_points(&c, ts, v, n);
+    /* late points inside sealed chunks, in the open chunk, before everything,
+     * and rewrites of existing times (the newest write wins) */
+    for (int64_t off = 5000; off < 20000000; off += 997000) {
+        late_ts[nl] = T0 + off;
+        late_v[nl] = -(double) off;
+        nl++;
+    }
+    late_ts[nl] = T0 - 60000;             late_v[nl++] = -1;
+    late_ts[nl] = ts[100];                late_v[nl++] = 1e9;     /* sealed duplicate */
+    late_ts[nl] = ts[1990];               late_v[nl++] = 2e9;     /* open-chunk duplicate */
+    late_ts[nl] = ts[1990] + 3;           late_v[nl++] = 3e9;     /* inside the open chunk */
+    for (size_t i = 0; i < nl; i++)
+        model_put(&want, late_ts[i], late_v[i]);
+    /* one frame each, in a scrambled order */
+    for (size_t i = 0; i < nl; i++) {
+        size_t j = (i * 7) % nl;
+        write_points(&c, &late_ts[j], &late_v[j], 1);
+    }
+    read_points(&c, INT64_MIN, INT64_MAX, &got);
+    assert_same(&want, &got, INT64_MIN, INT64_MAX);
+    model_free(&got);
+    model_free(&want);
+    ctx_done(&c);
+}
+
+typedef struct buckets buckets;
+struct buckets {
+    pw_rollup r[4096];
+    size_t    n;
+};
+
+static int
+collect_bucket(void *arg, const pw_rollup *r)
+{
+    buckets *b = arg;
+
+    assert_true(b->n < 4096);
+    b->r[b->n++] = *r;
+    return 0;
+}
+
+/* The buckets a fold over the model gives for [from, to]. */
+static void
+expected_buckets(const model *m, pw_res res, int64_t from, int64_t to, buckets *b)
+{
+    pw_rollup_fold f;
+    pw_rollup      done;
+    int64_t        w = pw_res_ms(res);
+
+    b->n = 0;
+    pw_rollup_fold_init(&f, w);
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->ts[i] < pw_time_floor(from, w) || m->ts[i] >= pw_time_floor(to, w) + w)
+            continue;
+        if (pw_rollup_fold_add(&f, m->ts[i], m->v[i], &done))
+            b->r[b->n++] = done;
+    }
+    if (pw_rollup_fold_end(&f, &done))
+        b->r[b->n++] = done;
+}
+
+static void
+assert_buckets(ctx *c, const model *m, pw_res res, int64_t from, int64_t to)
+{
+    static buckets want, got;
+    pw_store_txn  *t;
+
+    expected_buckets(m, res, from, to, &want);
+    got.n = 0;
+    assert_int_equal(pw_store_read_begin(c->s, &t), PW_OK);
+    assert_int_equal(pw_store_rollups(t, series_id(c), res, from, to, collect_bucket, &got), PW_OK);
+    pw_store_read_end(t);
+    if (got.n != want.n)
+        fail_msg("%s: %zu buckets, want %zu", pw_res_name(res), got.n, want.n);
+    for (size_t i = 0; i < want.n; i++) {
+        const pw_rollup *a = &got.r[i], *b = &want.r[i];
+        if (a->start != b->start || a->count != b->count || a->min != b->min || a->max != b->max
+            || fabs(a->sum - b->sum) > 1e-9 * fabs(b->sum) || a->last != b->last
+            || a->last_ts != b->last_ts)
+            fail_msg("%s bucket %zu (start %lld): got count %llu min %g max %g sum %.17g last %g; "
+                     "want count %llu min %g max %g sum %.17g last %g", pw_res_name(res), i,
+                     (long long) b->start, (unsigned long long) a->count, a->min, a->max, a->sum,
+                     a->last, (unsigned long long) b->count, b->min, b->max, b->sum, b->last);
+    }
+}
+
+static void
+test_rollups_equal_recomputation(void **state)
+{
+    ctx      c;
+    model    want = { 0 };
+    size_t   n = 3 * 1440 + 17;             /* 3 days at 60 s, a partial last bucket */
+    int64_t *ts = malloc(n * sizeof *ts);
+    double  *v = malloc(n * sizeof *v);
+    unsigned seed = 3;
+    int64_t  end;
+
+    (void) state;
+    ctx_init(&c);
+    for (size_t i = 0; i < n; i++) {
+        ts[i] = T0 + (int64_t) i * 60000;
+        v[i] = gen_value(i, 1 + (int) (i / 2000) % 2, &seed);
+        model_put(&want, ts[i], v[i]);
+    }
+    write_points(&c, ts, v, n);
+    end = ts[n - 1];
+    /* before any upkeep: every bucket computed from raw points */
+    for (int r = PW_RES_5M; r < PW_RES_COUNT_; r++)
+        assert_buckets(&c, &want, (pw_res) r, T0, end);
+    /* after upkeep: stored buckets plus the newest from raw */
+    maintain_all(&c, end + 60000, keep_all);
+    for (int r = PW_RES_5M; r < PW_RES_COUNT_; r++) {
+        assert_buckets(&c, &want, (pw_res) r, T0, end);
+        assert_buckets(&c, &want, (pw_res) r, T0 + DAY + 3600000, end - 7200000);
+    }
+    /* a late point in rolled-up time: buckets follow once upkeep ran */
+    write_points(&c, (int64_t[]) { T0 + 90001 }, (double[]) { 1e6 }, 1);
+    model_put(&want, T0 + 90001, 1e6);
+    maintain_all(&c, end + 60000, keep_all);
+    for (int r = PW_RES_5M; r < PW_RES_COUNT_; r++)
+        assert_buckets(&c, &want, (pw_res) r, T0, end);
+    /* and after a reopen */
+    pw_store_close(c.s);
+    ctx_open(&c);
+    for (int r = PW_RES_5M; r < PW_RES_COUNT_; r++)
+        assert_buckets(&c, &want, (pw_res) r, T0, end);
+    model_free(&want);
+    free(ts);
+    free(v);
+    ctx_done(&c);
+}
+
+static void
+test_retention(void **state)
+{
+    ctx      c;
+    model    want = { 0 }, got;
+    size_t   n = 10 * 144;                  /* 10 days at 10 min */
+    int64_t *ts = malloc(n * sizeof *ts);
+    double  *v = malloc(n * sizeof *v);
+    int64_t  now, cutoff, ret[PW_RES_COUNT_] = { 2 * DAY, 8 * DAY, 0, 0 };
+    static buckets b;
+    pw_store_txn *t;
+
+    (void) state;
+    ctx_init(&c);
+    for (size_t i = 0; i < n; i++) {
+        ts[i] = T0 + (int64_t) i * 600000;
+        v[i] = (double) (i % 50);
+        model_put(&want, ts[i], v[i]);
+    }
+    write_points(&c, ts, v, n);
+    now = ts[n - 1] + 600000;
+    cutoff = now - ret[PW_RES_RAW];
+    maintain_all(&c, now, ret);
+    read_points(&c, INT64_MIN, INT64_MAX, &got);
+    /* Raw points go chunk by chunk (720 points = 5 days here): none older
+     * than the chunk that holds the cutoff, every one from the cutoff on. */
+    assert_true(got.n > 0 && got.n < n);
+    assert_true(got.ts[0] > cutoff - 720 * 600000LL);
+    assert_same(&want, &got, got.ts[0], INT64_MAX);
+    assert_true(got.ts[0] <= cutoff);
+    model_free(&got);
+    /* 1-day rollups are kept forever here and cover the expired raw points */
+    assert_buckets(&c, &want, PW_RES_1D, T0, ts[n - 1]);
+    /* 5-minute rollups: blocks (1 day each) that ended 8 days ago are gone */
+    b.n = 0;
+    assert_int_equal(pw_store_read_begin(c.s, &t), PW_OK);
+    assert_int_equal(pw_store_rollups(t, series_id(&c), PW_RES_5M, T0, now, collect_bucket, &b), PW_OK);
+    pw_store_read_end(t);
+    assert_true(b.n > 0);
+    assert_true(b.r[0].start >= pw_time_floor(now - ret[PW_RES_5M], DAY));
+    model_free(&want);
+    free(ts);
+    free(v);
+    ctx_done(&c);
+}
+
+static void
+test_quiet_series_is_sealed_and_rolled_up(void **state)
+{
+    ctx     c;
+    model   want = { 0 }, got;
+    int64_t ts[30];
+    double  v[30];
+
+    (void) state;
+    ctx_init(&c);
+    for (int i = 0; i < 30; i++) {
+        ts[i] = T0 + i * 10000;
+        v[i] = i;
+        model_put(&want, ts[i], v[i]);
+    }
+    write_points(&c, ts, v, 30);
+    /* a day later the open chunk is sealed and its buckets stored */
+    maintain_all(&c, T0 + DAY, keep_all);
+    read_points(&c, INT64_MIN, INT64_MAX, &got);
+    assert_same(&want, &got, INT64_MIN, INT64_MAX);
+    model_free(&got);
+    for (int r = PW_RES_5M; r < PW_RES_COUNT_; r++)
+        assert_buckets(&c, &want, (pw_res) r, T0, T0 + DAY);
+    /* the series goes on: new points after the sealed ones */
+    write_points(&c, (int64_t[]) { T0 + DAY }, (double[]) { 99 }, 1);
+    model_put(&want, T0 + DAY, 99);
+    read_points(&c, INT64_MIN, INT64_MAX, &got);
+    assert_same(&want, &got, INT64_MIN, INT64_MAX);
+    model_free(&got);
+    model_free(&want);
+    ctx_done(&c);
+}
+
+static void
+test_bytes_per_sample(void **state)
+{
+    /* Not the benchmark (tests/bench/storage is): a guard that the engine
+     * compresses at all. 60 node-like series, 6 h at 10 s. */
+    ctx         c;
+    static tf_frame t;
+    struct stat st;
+    char        path[512];
+    char        names[60][12];
+    unsigned    seed = 11;
+    size_t      samples = 0;
+
+    (void) state;
+    ctx_init(&c);
+    for (int s = 0; s < 60; s++)
+        snprintf(names[s], sizeof names[s], "s%d", s);
+    for (int step = 0; step < 2160; step += 60) {
+        pw_store_txn *txn;
+        bool          dup;
+
+        tf_init(&t, "a1", 1, ++c.seq, "h");
+        for (int s = 0; s < 60; s++)
+            tf_series(&t, "node_metric", "device", names[s], NULL);
+        for (int k = 0; k < 60; k++)
+            for (int s = 0; s < 60; s++) {
+                size_t i = (size_t) (step + k);
+                tf_sample(&t, (uint32_t) s, T0 + (int64_t) i * 10000, gen_value(i + (size_t) s * 7, s % 3, &seed));
+                samples++;
+            }
+        assert_int_equal(pw_store_write_begin(c.s, &txn), PW_OK);
+        assert_int_equal(pw_store_write_frame(txn, &t.f, T0, &dup), PW_OK);
+        assert_int_equal(pw_store_write_commit(txn), PW_OK);
+    }
+    maintain_all(&c, T0 + DAY, keep_all);
+    snprintf(path, sizeof path, "%s/data.mdb", c.dir);
+    assert_int_equal(stat(path, &st), 0);
+    print_message("      %zu samples, data.mdb %lld bytes: %.2f bytes/sample (small stores are "
+                  "dominated by LMDB's fixed pages)\n", samples, (long long) st.st_size,
+                  (double) st.st_size / (double) samples);
+    /* raw float64 points would be 24 bytes each in the raw engine */
+    assert_true((double) st.st_size / (double) samples < 8.0);
+    ctx_done(&c);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_across_seals),
+        cmocka_unit_test(test_out_of_order_and_duplicates),
+        cmocka_unit_test(test_rollups_equal_recomputation),
+        cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_quiet_series_is_sealed_and_rolled_up),
+        cmocka_unit_test(test_bytes_per_sample),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,38 @@
+/*
+ * rollup.h - folding points into time buckets (pw_rollup, see store.h).
+ *
+ * One fold per series and resolution: feed points in time order, collect
+ * each bucket as it completes. Used by the chunk engine to compute the
+ * rollups it stores and by the store to compute buckets from raw points
+ * (engines without rollups, and the newest buckets of any engine).
+ */
+#ifndef PW_ROLLUP_H
+#define PW_ROLLUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+
+typedef struct pw_rollup_fold {
+    int64_t   width;     /* bucket width, ms */
+    pw_rollup cur;       /* bucket being filled; cur.count == 0: none */
+} pw_rollup_fold;
+
+/* A fold with buckets of width ms (> 0), aligned to multiples of width (UTC). */
+void pw_rollup_fold_init(pw_rollup_fold *f, int64_t width);
+
+/*
+ * Adds a point (ts not before the previous one). Returns true, with the
+ * finished bucket in *done, when the point starts a new bucket.
+ * NaN never becomes min or max while a number is there.
+ */
+bool pw_rollup_fold_add(pw_rollup_fold *f, int64_t ts, double v, pw_rollup *done);
+
+/* Returns true with the last, possibly partial, bucket in *done (once). */
+bool pw_rollup_fold_end(pw_rollup_fold *f, pw_rollup *done);
+
+/* floor(t / w) * w for any sign of t. */
+int64_t pw_time_floor(int64_t t, int64_t w);
+
+#endif

@@ -1,0 +1,285 @@
+/*
+ * store.h - the collector's storage: one LMDB environment under --data DIR.
+ *
+ * Holds the series index (canonical key <-> id), the points, the agent
+ * registry and the dedupe table. Point storage sits behind points.h so the
+ * compressed-chunk engine can replace the raw one without touching callers.
+ *
+ * Threads: one writer at a time (the ingest writer thread, or an import);
+ * any number of readers, in this process or others (the CLI reads while the
+ * collector runs). A pw_store is shared by all threads; a transaction belongs
+ * to the thread that began it.
+ *
+ * Durability: pw_store_write_commit returns PW_OK only once the data is on
+ * disk (LMDB's fsync at commit). Only then may ingest ack.
+ *
+ * Transactions: the environment is opened with MDB_NOTLS, so a read txn is
+ * not bound to the thread that began it (it may be ended elsewhere) and one
+ * thread may hold several. A write txn must stay on its thread (LMDB's
+ * writer lock is a thread's). Resizing the map needs every txn of this
+ * process closed; the store waits for that internally (see pw_store_grow),
+ * which is why a thread must not begin a txn while it already holds one if
+ * a resize may be pending: end the first one before beginning the next.
+ *
+ * Errors: every LMDB failure is mapped to a pw_err: a full map, ENOSPC or
+ * EDQUOT -> PW_EFULL, a full reader table -> PW_EAGAIN, another system
+ * error -> PW_EIO (PW_ENOMEM for ENOMEM), LMDB's own codes and damaged
+ * records -> PW_EDB. The sentence behind the latest failure is kept, see
+ * pw_store_last_error.
+ *
+ * On-disk layout and format version: collector/README.md, "Storage layout".
+ */
+#ifndef PW_STORE_H
+#define PW_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pw_err.h"
+#include "series.h"
+#include "wire.h"
+
+typedef struct pw_store pw_store;
+typedef struct pw_store_txn pw_store_txn;
+
+#define PW_STORE_RDONLY 0x1u
+
+/*
+ * Opens (creating if needed, unless PW_STORE_RDONLY) the store in dir. The
+ * caller owns *out (pw_store_close). A new store's map starts at 1 GiB; an
+ * existing one keeps its size (at least 1 GiB when opened for writing).
+ * PW_STORE_RDONLY opens for reading only, and works while another process
+ * (the collector) writes. Errors: PW_ENOENT (PW_STORE_RDONLY and dir, or
+ * the data in it, does not exist), PW_EIO (dir cannot be created or
+ * opened, e.g. permissions), PW_EVERSION (data written by a newer storage
+ * format, or by an incompatible LMDB), PW_EPROTO (dir holds an LMDB file
+ * that is not a poolwatch store), PW_ENOMEM, PW_EDB. errbuf (may be NULL)
+ * gets a sentence naming the path and the cause.
+ */
+pw_err pw_store_open(const char *dir, unsigned flags, pw_store **out, char *errbuf, size_t errlen);
+/*
+ * pw_store_open with the map size a new store starts with, which is also
+ * the least a writer runs with (0 = the default, 1 GiB). An existing store
+ * keeps a larger size. For tests of the full-map path (a tiny map) and for
+ * small installations; ignored with PW_STORE_RDONLY.
+ */
+pw_err pw_store_open_sized(const char *dir, unsigned flags, uint64_t map_size, pw_store **out,
+                           char *errbuf, size_t errlen);
+
+/* Closes s (NULL is fine). Every txn on s must have ended. */
+void   pw_store_close(pw_store *s);
+
+/*
+ * Writes DIR/file into path (len bytes) after checking that the data
+ * directory exists and is a directory, for every file the collector keeps
+ * there (data.mdb, security.mdb). PW_ENOENT: dir does not exist; PW_EIO:
+ * not a directory, cannot be read, or the path is too long. errbuf (which
+ * must not be NULL) says which, naming the directory.
+ */
+pw_err pw_data_path(const char *dir, const char *file, char *path, size_t len,
+                    char *errbuf, size_t errlen);
+
+/*
+ * Copies the sentence describing the latest failure of any call on s (in
+ * any thread: the latest wins) into buf, NUL-terminated, "" if none yet.
+ * Returns its length.
+ */
+size_t pw_store_last_error(pw_store *s, char *buf, size_t len);
+
+/* --- write path (one writer) ------------------------------------------- */
+
+/*
+ * Begins the write transaction; *out belongs to this thread until
+ * commit/abort. Blocks while another write txn (of any process) is open.
+ * PW_EINVAL on a PW_STORE_RDONLY store; PW_ENOMEM, PW_EDB.
+ */
+pw_err pw_store_write_begin(pw_store *s, pw_store_txn **out);
+
+/*
+ * Stores one decoded frame inside the write transaction: dedupe on
+ * (agent id, boot id, seq) - a seq at or below the last one stored for that
+ * (agent, boot) sets *duplicate and writes nothing else -, then series ids
+ * (adding label host=<frame host> to series without a host label), points,
+ * and the agent registry (first/last seen, version, host, frames).
+ * Frames are trusted to be decoded by pw_wire_decode but are checked again
+ * (names, label count, sample indexes) before anything is written:
+ * PW_EPROTO (malformed) or PW_ETOOBIG (a series would have more than
+ * PW_MAX_LABELS labels once host is added) means nothing of this frame was
+ * written and t is still good for other frames. *duplicate is set on every
+ * return (false unless a duplicate).
+ * PW_EFULL: the LMDB map is full; abort, call pw_store_grow and redo the
+ * whole transaction. Other errors (PW_ENOMEM, PW_EIO, PW_EDB): t is only
+ * good for pw_store_write_abort.
+ */
+pw_err pw_store_write_frame(pw_store_txn *t, const pw_frame *f, int64_t recv_ms, bool *duplicate);
+
+/*
+ * Commits and releases t (whatever the result). PW_EFULL on ENOSPC or a full
+ * map (pw_store_last_error says which: growing the map does not help a full
+ * disk), PW_EIO/PW_EDB on other failures: then nothing of the txn is stored.
+ */
+pw_err pw_store_write_commit(pw_store_txn *t);
+/* Aborts and releases t. */
+void   pw_store_write_abort(pw_store_txn *t);
+
+/*
+ * Grows the LMDB map (doubling, up to the configured maximum) and clears
+ * reader slots left by dead processes. mdb_env_set_mapsize is only legal
+ * with no transaction open in this process: this waits until every txn of
+ * this process has ended and holds new ones back meanwhile, so the calling
+ * thread must hold none (it would wait for itself). Other processes adopt
+ * the new size on their own (MDB_MAP_RESIZED, handled by the store). The
+ * new size is written to disk with the next commit. PW_EFULL when it cannot
+ * grow further, PW_EINVAL on a read-only store, PW_EDB.
+ */
+pw_err pw_store_grow(pw_store *s);
+
+/* Sets the map size ceiling in bytes (0 = no ceiling beyond the disk). */
+void   pw_store_set_max_size(pw_store *s, uint64_t bytes);
+
+/* Current map size of this process's mapping, in bytes. */
+uint64_t pw_store_map_size(pw_store *s);
+
+/* --- read path ---------------------------------------------------------- */
+
+/*
+ * Begins a read snapshot: it sees every txn committed before, none after.
+ * Release with pw_store_read_end (from any thread). Handles MDB_MAP_RESIZED
+ * (the map was grown by another process) by adopting the new size. Keep
+ * snapshots short: pages they see cannot be reused by the writer.
+ * PW_EAGAIN when LMDB's reader table is full; PW_ENOMEM, PW_EDB.
+ */
+pw_err pw_store_read_begin(pw_store *s, pw_store_txn **out);
+void   pw_store_read_end(pw_store_txn *t);
+
+/* The store t belongs to (for pw_store_last_error). */
+pw_store *pw_store_txn_store(const pw_store_txn *t);
+
+/*
+ * Calls cb for every series whose metric name equals `metric` (every series
+ * if metric is NULL), in key order (series whose keys share their first 480
+ * bytes come in id order). key is the canonical key, not NUL-terminated,
+ * valid only during the call. cb returns 0 to go on, non-zero to stop; the
+ * call then returns PW_OK. Works in read and write txns. PW_EDB on a
+ * damaged index.
+ */
+typedef int (*pw_store_series_cb)(void *ctx, uint64_t id, const char *key, size_t keylen);
+pw_err pw_store_series_scan(pw_store_txn *t, const char *metric, pw_store_series_cb cb, void *ctx);
+
+/*
+ * Points of one series with from <= ts <= to (both inclusive), in time
+ * order; nothing if from > to or the id is unknown. cb as above.
+ */
+typedef int (*pw_store_point_cb)(void *ctx, int64_t ts_ms, double value);
+pw_err pw_store_points(pw_store_txn *t, uint64_t series_id, int64_t from, int64_t to,
+                       pw_store_point_cb cb, void *ctx);
+
+/*
+ * Resolutions. Raw points are kept --retention-raw (35 d); rollups are
+ * aggregates per series over fixed, UTC-aligned buckets, kept longer
+ * (5 min: 13 months, 1 h and 1 d: 5 years). A monthly p95 is the p95 of the
+ * month's 5-minute averages; a yearly one uses the 1-hour averages.
+ */
+typedef enum pw_res {
+    PW_RES_RAW = 0,
+    PW_RES_5M,
+    PW_RES_1H,
+    PW_RES_1D,
+    PW_RES_COUNT_
+} pw_res;
+
+/* Bucket width in ms (0 for PW_RES_RAW). */
+int64_t pw_res_ms(pw_res r);
+/* "raw", "5m", "1h", "1d". */
+const char *pw_res_name(pw_res r);
+
+/* One bucket of one series: [start, start + width). count > 0 always. */
+typedef struct pw_rollup {
+    int64_t  start;    /* bucket start, ms, a multiple of the width */
+    double   min, max, sum;
+    double   last;     /* value of the latest point in the bucket */
+    int64_t  last_ts;  /* its time */
+    uint64_t count;    /* points aggregated */
+} pw_rollup;
+
+/*
+ * Calls cb for each bucket of series_id at resolution res (not PW_RES_RAW)
+ * with from <= start <= to, in time order, in any txn. The latest buckets
+ * may still grow as points arrive; they are computed from the points not yet
+ * rolled up, so a query never misses recent data. cb returns 0 to go on.
+ * PW_EINVAL for PW_RES_RAW.
+ */
+typedef int (*pw_store_rollup_cb)(void *ctx, const pw_rollup *r);
+pw_err pw_store_rollups(pw_store_txn *t, uint64_t series_id, pw_res res, int64_t from, int64_t to,
+                        pw_store_rollup_cb cb, void *ctx);
+
+/*
+ * Background upkeep of the point engine, in one write txn of its own (call
+ * from the thread that may hold the write lock briefly, never inside another
+ * txn): rolls up what changed, seals open chunks of series that went quiet,
+ * and deletes what is past its retention (ms per resolution, 0 = keep
+ * forever; raw points stay until their rollups exist). Does about `budget`
+ * units of work and sets *more when work remains: call again. PW_OK with
+ * nothing done for engines without upkeep (raw). Errors as commit.
+ */
+pw_err pw_store_maintain(pw_store *s, int64_t now, const int64_t retention[PW_RES_COUNT_],
+                         unsigned budget, bool *more);
+
+/*
+ * Stores samples that do not come from an agent (poolwatch import,
+ * backfill): series and samples as in a frame, but no dedupe, no agent
+ * record and no host label added; the header is ignored. Points may be
+ * older than what the series holds (history is merged in). PW_EPROTO /
+ * PW_ETOOBIG: f is not storable and nothing of it was written (t stays
+ * usable); PW_EFULL and others as pw_store_write_frame.
+ */
+pw_err pw_store_write_samples(pw_store_txn *t, const pw_frame *f);
+
+typedef struct pw_agent_info {
+    char     agent_id[PW_WIRE_MAX_AGENT_ID + 1];
+    char     host[PW_WIRE_MAX_HOST + 1];
+    char     version[PW_WIRE_MAX_AGENT_VERSION + 1];
+    uint8_t  boot_id[PW_WIRE_BOOT_ID_LEN];     /* of the newest frame */
+    uint64_t last_seq;                         /* of the newest frame */
+    int64_t  first_seen_ms;                    /* collector clock */
+    int64_t  last_seen_ms;
+    int64_t  last_agent_ts_ms;                 /* agent clock in the newest frame */
+    uint64_t frames;                           /* frames stored (not duplicates) */
+    uint64_t samples;                          /* samples stored */
+} pw_agent_info;
+
+/*
+ * Calls cb for every known agent, in agent id order. *a is valid only during
+ * the call. cb as above. PW_EDB if a record is damaged.
+ */
+typedef int (*pw_store_agent_cb)(void *ctx, const pw_agent_info *a);
+pw_err pw_store_agents(pw_store_txn *t, pw_store_agent_cb cb, void *ctx);
+
+/*
+ * A list of agents for display: fill it with pw_agent_list_add as the
+ * pw_store_agent_cb of pw_store_agents (or from any other source), then
+ * pw_agent_list_sort orders it by host, then agent id. The list owns `a`
+ * (pw_agent_list_free). On allocation failure add sets nomem and stops.
+ */
+typedef struct pw_agent_list {
+    pw_agent_info *a;
+    size_t         n, cap;
+    bool           nomem;
+} pw_agent_list;
+
+int  pw_agent_list_add(void *list, const pw_agent_info *a);
+void pw_agent_list_sort(pw_agent_list *l);
+void pw_agent_list_free(pw_agent_list *l);
+
+/*
+ * Housekeeping, in a write txn: deletes the dedupe rows of boots last seen
+ * before before_ms, except each agent's newest boot. Safe because a resent
+ * frame of an expired boot would only rewrite the same points (a point is
+ * keyed by series and time) and count once more in the agent's frames.
+ * *removed (may be NULL) gets the number of rows deleted. Errors as
+ * pw_store_write_frame.
+ */
+pw_err pw_store_dedupe_expire(pw_store_txn *t, int64_t before_ms, uint64_t *removed);
+
+#endif

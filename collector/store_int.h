@@ -1,0 +1,124 @@
+/*
+ * store_int.h - what the store's own files (store*.c) share. Not for callers:
+ * they use store.h. The on-disk layout is documented in collector/README.md
+ * ("Storage layout"); the constants below are that layout.
+ */
+#ifndef PW_STORE_INT_H
+#define PW_STORE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "points.h"
+#include "bytes.h"
+#include "store.h"
+
+/*
+ * Storage format this build writes for new stores and the newest it reads.
+ * 1: raw points (points_raw.c), still read and written for stores made by it;
+ * 2: compressed chunks and rollups (points_chunk.c).
+ */
+#define PWS_FORMAT     2
+#define PWS_FORMAT_RAW 1
+
+/* meta keys */
+#define PWS_META_FORMAT  "format"          /* u32 BE */
+#define PWS_META_NEXT_ID "next_series_id"  /* u64 BE, the id the next new series gets */
+
+/*
+ * LMDB keys are at most 511 bytes (mdb_env_get_maxkeysize) while canonical
+ * keys may be far longer. Keys shorter than PWS_SERIES_TRUNC bytes are stored
+ * whole in `series`; longer ones as their first PWS_SERIES_TRUNC bytes, and
+ * the full key is compared through `series_id`. A stored key of exactly this
+ * length therefore always means "truncated". Fixed here (not taken from the
+ * LMDB build) so the layout does not depend on how LMDB was compiled.
+ */
+#define PWS_SERIES_TRUNC 480
+
+/* A write txn resolves at most this many distinct series through its cache. */
+#define PWS_CACHE_SLOTS 8192u
+
+typedef struct pws_cache_slot pws_cache_slot;
+struct pws_cache_slot {
+    uint64_t hash;
+    uint64_t id;        /* 0 = empty slot (ids start at 1) */
+    char    *key;       /* malloc'd copy, owned by the cache */
+    size_t   keylen;
+};
+
+/* Canonical key -> id for the series a write txn has already resolved. */
+typedef struct pws_cache pws_cache;
+struct pws_cache {
+    pws_cache_slot *slots;   /* PWS_CACHE_SLOTS entries, allocated on first use */
+    size_t          used;
+};
+
+struct pw_store {
+    MDB_env             *env;
+    unsigned             flags;          /* PW_STORE_* given to open */
+    MDB_dbi              meta, series, series_id, agents, dedupe;
+    const pw_points_ops *points;
+    void                *points_state;   /* owned, points->close */
+
+    /*
+     * The remap gate. mdb_env_set_mapsize (to grow, or to adopt a map grown
+     * by another process after MDB_MAP_RESIZED) is only legal while no
+     * transaction of this process is open, so every txn counts itself in
+     * `active` and a remap waits for zero while holding new txns back.
+     */
+    pthread_mutex_t      lock;
+    pthread_cond_t       cond;
+    unsigned             active;
+    bool                 remapping;
+    uint64_t             max_size;       /* 0 = no ceiling; under lock */
+    char                 errmsg[512];    /* last failure, under lock */
+    char                 dir[];
+};
+
+struct pw_store_txn {
+    pw_store *s;
+    MDB_txn  *txn;
+    bool      write;
+    uint64_t  next_id;       /* write: next series id, 0 = not read from meta yet */
+    char     *keybuf;        /* write: PW_MAX_SERIES_KEY_LEN + 1 bytes, owned */
+    pws_cache cache;         /* write: resolved series, dies with the txn */
+};
+
+/*
+ * Maps an LMDB return code (MDB_* or errno) to pw_err and, for rc != 0,
+ * records "<what>: <cause>" as the store's last error. Returns PW_OK for 0.
+ */
+pw_err pws_fail(pw_store *s, int rc, const char *what);
+/* Records a message without an LMDB code; returns e. */
+pw_err pws_failf(pw_store *s, pw_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+
+/* --- store_series.c --- */
+
+/*
+ * Finds the id of a canonical key in a write txn, creating the series when
+ * it is new. The key must be valid canonical form. Errors as pws_fail.
+ */
+pw_err pws_series_resolve(pw_store_txn *t, const char *key, size_t keylen, uint64_t *id);
+void   pws_cache_free(pws_cache *c);
+
+/* --- store_agents.c --- */
+
+/*
+ * Dedupe: *last_seq gets the last seq stored for (agent, boot), *found
+ * whether there is one.
+ */
+pw_err pws_dedupe_get(pw_store_txn *t, const char *agent_id, const uint8_t *boot_id,
+                      bool *found, uint64_t *last_seq);
+pw_err pws_dedupe_put(pw_store_txn *t, const char *agent_id, const uint8_t *boot_id,
+                      uint64_t seq, int64_t seen_ms);
+/* Folds a stored frame into its agent's record (creating it). */
+pw_err pws_agent_update(pw_store_txn *t, const pw_frame_header *h, int64_t recv_ms,
+                        uint64_t samples);
+
+#endif

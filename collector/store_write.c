@@ -1,0 +1,189 @@
+/*
+ * store_write.c - samples into a write txn: pw_store_write_frame (a decoded
+ * agent frame) and pw_store_write_samples (poolwatch import, backfill).
+ *
+ * Both share one path: check every series before writing anything, so a
+ * bad frame leaves the txn (and the other frames of a group commit) intact;
+ * then resolve series ids and append points. Only an agent frame has the
+ * parts around it: dedupe before, the agent record after, and the host
+ * label added to its series. Imported samples name their series in full.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Copies series s's labels into lab (room for PW_MAX_LABELS + 1), adds
+ * host=<host> if host is not NULL or "" and s has no host label, sorts.
+ */
+static pw_err
+write_labels(const pw_wire_series *s, const char *host, pw_label *lab, size_t *n)
+{
+    bool has_host = false;
+
+    if (s->nlabels > PW_MAX_LABELS)
+        return PW_ETOOBIG;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        lab[i] = s->labels[i];
+        if (strcmp(lab[i].name, "host") == 0)
+            has_host = true;
+    }
+    *n = s->nlabels;
+    if (!has_host && host != NULL && host[0] != '\0') {
+        if (*n == PW_MAX_LABELS)
+            return PW_ETOOBIG;
+        lab[*n].name = "host";
+        lab[*n].value = host;
+        (*n)++;
+    }
+    /* The decoder sorts labels, but the key must not depend on that. */
+    return pw_labels_sort(lab, *n) == PW_OK ? PW_OK : PW_EPROTO;
+}
+
+/*
+ * Everything in f's series and samples that would make it unstorable,
+ * checked before any write. host as write_labels; who starts each message
+ * ("frame of agent a1", "samples").
+ */
+static pw_err
+write_check_samples(pw_store *st, const pw_frame *f, const char *host, const char *who)
+{
+    pw_label lab[PW_MAX_LABELS + 1];
+    size_t   n;
+    pw_err   e;
+
+    if ((f->nseries > 0 && f->series == NULL) || (f->nsamples > 0 && f->samples == NULL))
+        return pws_failf(st, PW_EPROTO, "%s: counts without arrays", who);
+    for (size_t i = 0; i < f->nseries; i++) {
+        const pw_wire_series *s = &f->series[i];
+
+        if (s->metric == NULL || !pw_metric_name_valid(s->metric, strlen(s->metric))
+            || (s->nlabels > 0 && s->labels == NULL))
+            return pws_failf(st, PW_EPROTO, "%s: series %zu has a bad metric name", who, i);
+        for (size_t j = 0; j < s->nlabels && j < PW_MAX_LABELS; j++) {
+            const pw_label *l = &s->labels[j];
+
+            if (l->name == NULL || l->value == NULL
+                || !pw_label_name_valid(l->name, strlen(l->name))
+                || !pw_label_value_valid(l->value, strlen(l->value)))
+                return pws_failf(st, PW_EPROTO, "%s: series %s has a bad label", who, s->metric);
+        }
+        e = write_labels(s, host, lab, &n);
+        if (e == PW_ETOOBIG)
+            return pws_failf(st, e, "%s: series %s has more than %d labels%s", who, s->metric,
+                PW_MAX_LABELS, host != NULL ? " with host added" : "");
+        if (e != PW_OK)
+            return pws_failf(st, e, "%s: series %s repeats a label name", who, s->metric);
+    }
+    for (size_t i = 0; i < f->nsamples; i++)
+        if (f->samples[i].series >= f->nseries)
+            return pws_failf(st, PW_EPROTO, "%s: sample %zu names series %u of %zu",
+                who, i, (unsigned) f->samples[i].series, f->nseries);
+    return PW_OK;
+}
+
+/* The header fields an agent frame must carry (imported samples have none). */
+static pw_err
+write_check_header(pw_store *st, const pw_frame_header *h)
+{
+    size_t alen = strnlen(h->agent_id, sizeof h->agent_id);
+
+    if (alen == 0 || alen > PW_WIRE_MAX_AGENT_ID)
+        return pws_failf(st, PW_EPROTO, "frame has no valid agent id");
+    if (strnlen(h->host, sizeof h->host) > PW_WIRE_MAX_HOST
+        || strnlen(h->agent_version, sizeof h->agent_version) > PW_WIRE_MAX_AGENT_VERSION)
+        return pws_failf(st, PW_EPROTO, "frame of agent %s: host or version too long",
+            h->agent_id);
+    if (h->host[0] != '\0' && !pw_label_value_valid(h->host, strlen(h->host)))
+        return pws_failf(st, PW_EPROTO, "frame of agent %s: host is not valid UTF-8", h->agent_id);
+    return PW_OK;
+}
+
+/* The id of frame series i, resolving (and creating) it on first use. */
+static pw_err
+write_series_id(pw_store_txn *t, const pw_frame *f, const char *host, uint32_t i, uint64_t *ids)
+{
+    pw_label lab[PW_MAX_LABELS + 1];
+    size_t   n, keylen;
+    pw_err   e;
+
+    if (ids[i] != 0)
+        return PW_OK;
+    if (t->keybuf == NULL && (t->keybuf = malloc(PW_MAX_SERIES_KEY_LEN + 1)) == NULL)
+        return pws_failf(t->s, PW_ENOMEM, "series key: out of memory");
+    /* Cannot fail after write_check_samples: the buffer holds the longest key there is. */
+    if ((e = write_labels(&f->series[i], host, lab, &n)) != PW_OK
+        || (e = pw_series_key_format(f->series[i].metric, lab, n, t->keybuf,
+                PW_MAX_SERIES_KEY_LEN + 1, &keylen)) != PW_OK)
+        return pws_failf(t->s, e, "series key of %s: %s", f->series[i].metric, pw_strerror(e));
+    return pws_series_resolve(t, t->keybuf, keylen, &ids[i]);
+}
+
+/*
+ * The shared part: series ids and points of a checked frame. Series that
+ * no sample names are not created.
+ */
+static pw_err
+write_points(pw_store_txn *t, const pw_frame *f, const char *host, const char *who)
+{
+    uint64_t *ids = NULL;
+    pw_err    err = PW_OK;
+
+    if (f->nseries > 0 && (ids = calloc(f->nseries, sizeof *ids)) == NULL)
+        return pws_failf(t->s, PW_ENOMEM, "%s: out of memory", who);
+    for (size_t i = 0; i < f->nsamples; i++) {
+        const pw_wire_sample *sm = &f->samples[i];
+        int                   rc;
+
+        if ((err = write_series_id(t, f, host, sm->series, ids)) != PW_OK)
+            break;
+        rc = t->s->points->append(t->s->points_state, t->txn, ids[sm->series], sm->ts_ms, sm->value);
+        if ((err = pws_fail(t->s, rc, "store point")) != PW_OK)
+            break;
+    }
+    free(ids);
+    return err;
+}
+
+pw_err
+pw_store_write_frame(pw_store_txn *t, const pw_frame *f, int64_t recv_ms, bool *duplicate)
+{
+    char     who[sizeof "frame of agent " + PW_WIRE_MAX_AGENT_ID];
+    uint64_t last_seq;
+    bool     found;
+    pw_err   err;
+
+    *duplicate = false;
+    if (!t->write)
+        return pws_failf(t->s, PW_EINVAL, "writing a frame needs a write transaction");
+    if ((err = write_check_header(t->s, &f->hdr)) != PW_OK)
+        return err;
+    snprintf(who, sizeof who, "frame of agent %s", f->hdr.agent_id);
+    if ((err = write_check_samples(t->s, f, f->hdr.host, who)) != PW_OK)
+        return err;
+    if ((err = pws_dedupe_get(t, f->hdr.agent_id, f->hdr.boot_id, &found, &last_seq)) != PW_OK)
+        return err;
+    if (found && f->hdr.seq <= last_seq) {
+        *duplicate = true;
+        return PW_OK;
+    }
+    if ((err = write_points(t, f, f->hdr.host, who)) != PW_OK)
+        return err;
+    if ((err = pws_dedupe_put(t, f->hdr.agent_id, f->hdr.boot_id, f->hdr.seq, recv_ms)) != PW_OK)
+        return err;
+    return pws_agent_update(t, &f->hdr, recv_ms, f->nsamples);
+}
+
+pw_err
+pw_store_write_samples(pw_store_txn *t, const pw_frame *f)
+{
+    pw_err err;
+
+    if (!t->write)
+        return pws_failf(t->s, PW_EINVAL, "writing samples needs a write transaction");
+    if ((err = write_check_samples(t->s, f, NULL, "samples")) != PW_OK)
+        return err;
+    return write_points(t, f, NULL, "samples");
+}

@@ -1,0 +1,66 @@
+/*
+ * bytes.h - big-endian integers in byte buffers.
+ *
+ * Every on-disk key and value poolwatch writes to LMDB (spool, store) is
+ * big-endian, so LMDB's memcmp key order is numeric order. Callers own the
+ * buffers; each function reads or writes exactly 4 or 8 bytes.
+ */
+#ifndef PW_BYTES_H
+#define PW_BYTES_H
+
+#include <stdint.h>
+
+static inline void
+pw_put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char) v;
+}
+
+static inline uint64_t
+pw_get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void
+pw_put_be32(unsigned char *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char) v;
+}
+
+static inline uint32_t
+pw_get_be32(const unsigned char *p)
+{
+    uint32_t v = 0;
+
+    for (int i = 0; i < 4; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/*
+ * Timestamps in keys: flipping the sign bit maps INT64_MIN..INT64_MAX onto
+ * 0..UINT64_MAX in order, so big-endian keys sort negative times first.
+ */
+static inline void
+pw_put_ts(unsigned char *p, int64_t ts)
+{
+    pw_put_be64(p, (uint64_t) ts ^ (UINT64_C(1) << 63));
+}
+
+static inline int64_t
+pw_get_ts(const unsigned char *p)
+{
+    uint64_t u = pw_get_be64(p) ^ (UINT64_C(1) << 63);
+
+    /* Two's complement conversion without implementation-defined behaviour. */
+    return u <= (uint64_t) INT64_MAX ? (int64_t) u : -(int64_t) (~u) - 1;
+}
+
+#endif

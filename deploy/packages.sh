@@ -1,0 +1,34 @@
+# deploy/packages.sh - the Debian packages poolwatch needs, and how to get them.
+# Sourced by deploy/quickstart.sh and tests/run.sh; not meant to be run alone.
+
+# To build and run the programs.
+PW_BUILD_PACKAGES="gcc pkg-config meson ninja-build libuv1-dev libnng-dev liblmdb-dev
+  libmsgpack-dev libjansson-dev libfyaml-dev libmbedtls-dev libsodium-dev"
+# To run the tests: unit test framework, integration test driver, LMDB and NNG
+# command-line tools, clang + its runtime for the libFuzzer target, openssl
+# (deploy/pki.sh needs it, and the TLS tests make their certificates with it).
+PW_TEST_PACKAGES="libcmocka-dev python3 python3-msgpack lmdb-utils nng-utils clang libclang-rt-dev
+  openssl"
+
+# pw_install_packages PKG... : installs with apt-get whatever is not installed yet.
+pw_install_packages() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "poolwatch: installing ${missing[*]}" >&2
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || {
+            echo "poolwatch: need root (or sudo) to apt-get install: ${missing[*]}" >&2
+            return 1
+        }
+        sudo="sudo"
+    fi
+    # The package lists may be missing or stale on a fresh machine.
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || return 1
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >&2 || return 1
+}
