@@ -40,14 +40,16 @@
  *
  * Resolution: every selector reads either raw points or one rollup
  * resolution (store.h: pw_res, pw_rollup), chosen by pw_eval_pick_res below
- * unless forced by pw_eval_opts.force_res. A rollup bucket [s, s + w) stands in for
+ * unless forced by pw_eval_opts.force_res. A rollup bucket (s, s + w] (left-open
+ * like PromQL windows, rollup.h) stands in for
  * its points as one sample at last_ts, the time of its latest point, carrying
  * last, min, max, sum and count; windows select buckets by last_ts exactly as
  * they select points by time. So a window (t - r, t] over rollups covers the
  * buckets whose latest point lies in it: at worst the first bucket reaches up
  * to w before t - r, and a point in the bucket holding t - r, or holding t, may
  * be counted on the wrong side of the edge. For t and r multiples of w (the CLI
- * aligns t for steps dividing a day) the buckets are exactly those of [t - r, t).
+ * aligns t for steps dividing a day) the buckets are exactly those inside
+ * (t - r, t], holding exactly the window's points, also a point on t - r or t.
  * What each function takes from a bucket:
  *   instant selector    last of the latest bucket with last_ts in
  *                       (t - 5m - w, t]: the lookback grows by w, as the

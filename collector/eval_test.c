@@ -176,6 +176,8 @@ mt_points_op(void *ctx, uint64_t h, int64_t from, int64_t to, pw_store_point_cb 
 static int64_t
 mt_floor(int64_t t, int64_t w)
 {
+    /* start of the bucket (s, s + w] holding t, as the store's (rollup.h) */
+    t--;
     return t >= 0 ? t / w * w : -((-t + w - 1) / w) * w;
 }
 
@@ -936,20 +938,26 @@ test_rollups_match_raw(void **state)
     (void) state;
     m->rollups = true;
     mt_gauge(m, "g", 360);
+    /* "e": every point on a whole minute, so some lie exactly on window edges */
+    for (int i = 0; i < 360; i++)
+        mt_add(m, "e", M(i), (double) ((i * 5) % 11));
     /*
      * With t and r multiples of the width, the buckets whose last point is
-     * in (t - r, t] are exactly those of [t - r, t), which hold exactly the
-     * window's points: every function over rollups equals raw.
+     * in (t - r, t] are exactly those (s, s + w] inside it, which hold exactly
+     * the window's points: every function over rollups equals raw, also for
+     * points on the edges.
      */
-    for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
+    for (size_t f = 0; f < 2 * sizeof fns / sizeof fns[0]; f++) {
         /* last_over_time is a "latest" use: any width up to the step will do. */
-        bool latest = strcmp(fns[f], "last_over_time") == 0;
+        const char *fn = fns[f % (sizeof fns / sizeof fns[0])];
+        const char *g = f < sizeof fns / sizeof fns[0] ? "g" : "e";
+        bool latest = strcmp(fn, "last_over_time") == 0;
         static const struct { const char *range; int64_t step; pw_res res; } rs[] = {
             { "1h", H(1), PW_RES_1H }, { "30m", H(1), PW_RES_5M }, { "10m", M(5), PW_RES_5M },
         };
 
         for (size_t k = 0; k < sizeof rs / sizeof rs[0]; k++) {
-            snprintf(q, sizeof q, "%s(g[%s])", fns[f], rs[k].range);
+            snprintf(q, sizeof q, "%s(%s[%s])", fn, g, rs[k].range);
             assert_int_equal(mt_run(m, q, H(1), H(6), rs[k].step, &raw, a, &sa, msg, sizeof msg),
                 PW_OK);
             assert_int_equal(mt_run(m, q, H(1), H(6), rs[k].step, NULL, b, &sb, msg, sizeof msg),
@@ -967,6 +975,10 @@ test_rollups_match_raw(void **state)
     assert_int_equal(mt_run(m, "g", M(5), H(6), M(5), NULL, b, &sb, msg, sizeof msg), PW_OK);
     assert_string_equal(a->text, b->text);
     assert_int_equal(sb.res_used, 1u << PW_RES_5M);
+    /* ... and a point exactly at t ends the bucket holding t: found in both */
+    assert_int_equal(mt_run(m, "e", M(5), H(6), M(5), &raw, a, &sa, msg, sizeof msg), PW_OK);
+    assert_int_equal(mt_run(m, "e", M(5), H(6), M(5), NULL, b, &sb, msg, sizeof msg), PW_OK);
+    assert_string_equal(a->text, b->text);
     free(a);
     free(b);
     mt_free(m);

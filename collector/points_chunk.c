@@ -594,7 +594,8 @@ pwc_fold_range(pwc *p, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, int6
 
     memset(f, 0, sizeof *f);
     pw_rollup_fold_init(&f->f, pw_res_ms(res));
-    rc = pwc_range(p, txn, id, from, to - 1, pwc_fold_point, f);
+    /* buckets starting in [from, to) hold the points from + 1 ... to (rollup.h) */
+    rc = pwc_range(p, txn, id, from + 1, to, pwc_fold_point, f);
     if (rc == 0 && pw_rollup_fold_end(&f->f, &done))
         pwc_fold_keep(f, &done);
     return rc != 0 ? rc : f->err;
@@ -877,7 +878,7 @@ pwc_rollup_range(pwc *p, MDB_txn *txn, uint64_t id, pw_res res, int64_t lo, int6
 {
     unsigned char key[9];
     MDB_val       k = { 9, key };
-    int64_t       w = pw_res_ms(res), until, from = pw_time_floor(lo, w), to, mark = INT64_MIN;
+    int64_t       w = pw_res_ms(res), until, from = pw_bucket_start(lo, w), to, mark = INT64_MIN;
     pwc_fold      f;
     int           rc;
 
@@ -886,9 +887,10 @@ pwc_rollup_range(pwc *p, MDB_txn *txn, uint64_t id, pw_res res, int64_t lo, int6
         return rc;
     if ((rc = pwc_sealed_until(p, txn, id, &until)) != 0)
         return rc;
-    to = pw_time_floor(hi, w) + w;                 /* end of the bucket holding hi */
-    if (to > pw_time_floor(until, w))
-        to = pw_time_floor(until, w);              /* only buckets that have ended */
+    /* [from, to) are bucket starts; a bucket (s, s + w] has ended once s + w < until */
+    to = pw_bucket_start(hi, w) + w;               /* just after the bucket holding hi */
+    if (to > pw_bucket_start(until, w))
+        to = pw_bucket_start(until, w);            /* only buckets that have ended */
     if (to > from) {
         if ((rc = pwc_fold_range(p, txn, id, res, from, to, &f)) != 0) {
             free(f.out);
@@ -919,8 +921,9 @@ pwc_rollup_range(pwc *p, MDB_txn *txn, uint64_t id, pw_res res, int64_t lo, int6
                 return rc;
         }
     }
-    if (hi >= to)
-        return pwc_range_merge(txn, p->wait, key, to > lo ? to : lo, hi);
+    /* points after to belong to buckets not rolled up yet */
+    if (hi > to)
+        return pwc_range_merge(txn, p->wait, key, to >= lo ? to + 1 : lo, hi);
     return 0;
 }
 

@@ -328,7 +328,8 @@ expected_buckets(const model *m, pw_res res, int64_t from, int64_t to, buckets *
     b->n = 0;
     pw_rollup_fold_init(&f, w);
     for (size_t i = 0; i < m->n; i++) {
-        if (m->ts[i] < pw_time_floor(from, w) || m->ts[i] >= pw_time_floor(to, w) + w)
+        /* buckets starting in [floor(from), floor(to)]: points (floor(from), floor(to) + w] */
+        if (m->ts[i] <= pw_time_floor(from, w) || m->ts[i] > pw_time_floor(to, w) + w)
             continue;
         if (pw_rollup_fold_add(&f, m->ts[i], m->v[i], &done))
             b->r[b->n++] = done;
@@ -477,6 +478,21 @@ test_quiet_series_is_sealed_and_rolled_up(void **state)
     model_free(&got);
     for (int r = PW_RES_5M; r < PW_RES_COUNT_; r++)
         assert_buckets(&c, &want, (pw_res) r, T0, T0 + DAY);
+    /* buckets are (s, s + w]: the point at T0 ends the bucket before T0 alone,
+     * the next 5m bucket holds T0 + 10 s ... T0 + 300 s (30 points run to 290 s) */
+    {
+        static buckets b;
+        pw_store_txn  *t;
+
+        b.n = 0;
+        assert_int_equal(pw_store_read_begin(c.s, &t), PW_OK);
+        assert_int_equal(pw_store_rollups(t, series_id(&c), PW_RES_5M, T0 - 300000, T0 + DAY,
+            collect_bucket, &b), PW_OK);
+        pw_store_read_end(t);
+        assert_int_equal(b.n, 2);
+        assert_true(b.r[0].start == T0 - 300000 && b.r[0].count == 1 && b.r[0].last_ts == T0);
+        assert_true(b.r[1].start == T0 && b.r[1].count == 29 && b.r[1].min == 1);
+    }
     /* the series goes on: new points after the sealed ones */
     write_points(&c, (int64_t[]) { T0 + DAY }, (double[]) { 99 }, 1);
     model_put(&want, T0 + DAY, 99);

@@ -23,7 +23,19 @@ pw_time_floor(int64_t t, int64_t w)
 {
     int64_t q = t / w;
 
-    return (t % w < 0 ? q - 1 : q) * w;
+    if (t % w < 0) {
+        if (q <= INT64_MIN / w)
+            return INT64_MIN;       /* the floor is below what int64 holds: saturate */
+        q--;
+    }
+    return q * w;
+}
+
+int64_t
+pw_bucket_start(int64_t ts, int64_t w)
+{
+    /* ts - 1 must not wrap; nothing is stored that early anyway */
+    return pw_time_floor(ts == INT64_MIN ? ts : ts - 1, w);
 }
 
 void
@@ -36,7 +48,7 @@ pw_rollup_fold_init(pw_rollup_fold *f, int64_t width)
 bool
 pw_rollup_fold_add(pw_rollup_fold *f, int64_t ts, double v, pw_rollup *done)
 {
-    int64_t start = pw_time_floor(ts, f->width);
+    int64_t start = pw_bucket_start(ts, f->width);
     bool    finished = false;
 
     if (f->cur.count > 0 && f->cur.start != start) {

@@ -19,7 +19,7 @@ typedef struct pw_rollup_fold {
     pw_rollup cur;       /* bucket being filled; cur.count == 0: none */
 } pw_rollup_fold;
 
-/* A fold with buckets of width ms (> 0), aligned to multiples of width (UTC). */
+/* A fold with buckets (s, s + width] of width ms (> 0), s a multiple of width (UTC). */
 void pw_rollup_fold_init(pw_rollup_fold *f, int64_t width);
 
 /*
@@ -34,5 +34,14 @@ bool pw_rollup_fold_end(pw_rollup_fold *f, pw_rollup *done);
 
 /* floor(t / w) * w for any sign of t. */
 int64_t pw_time_floor(int64_t t, int64_t w);
+
+/*
+ * Start s of the bucket of width w holding a point at ts. Buckets are
+ * left-open, right-closed, (s, s + w], as PromQL windows (t - r, t] are: a
+ * point exactly on a multiple of w ends a bucket rather than starting one,
+ * so for t and r multiples of w a window's buckets hold exactly its points.
+ * The bucket starting at s therefore holds the points s + 1 ... s + w.
+ */
+int64_t pw_bucket_start(int64_t ts, int64_t w);
 
 #endif

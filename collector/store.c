@@ -617,9 +617,11 @@ pw_store_rollups(pw_store_txn *t, uint64_t series_id, pw_res res, int64_t from, 
     if (from > to)
         return PW_OK;
     pw_rollup_fold_init(&sf.f, w);
+    /* buckets starting in [floor(from), floor(to)] hold the points after the first start
+     * up to the end of the last bucket (rollup.h: buckets are (s, s + w]) */
     from = pw_time_floor(from, w);
-    rc = t->s->points->range(t->s->points_state, t->txn, series_id, from,
-                             pw_time_floor(to, w) + w - 1, store_fold_point, &sf);
+    rc = t->s->points->range(t->s->points_state, t->txn, series_id, from + 1,
+                             pw_time_floor(to, w) + w, store_fold_point, &sf);
     if (rc == 0 && !sf.stopped && pw_rollup_fold_end(&sf.f, &done) && done.start <= to)
         cb(ctx, &done);
     return pws_fail(t->s, rc, "read points for rollups");

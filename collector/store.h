@@ -194,9 +194,9 @@ int64_t pw_res_ms(pw_res r);
 /* "raw", "5m", "1h", "1d". */
 const char *pw_res_name(pw_res r);
 
-/* One bucket of one series: [start, start + width). count > 0 always. */
+/* One bucket of one series: points (start, start + width], see rollup.h. count > 0 always. */
 typedef struct pw_rollup {
-    int64_t  start;    /* bucket start, ms, a multiple of the width */
+    int64_t  start;    /* bucket start, ms, a multiple of the width: points (start, start + w] */
     double   min, max, sum;
     double   last;     /* value of the latest point in the bucket */
     int64_t  last_ts;  /* its time */
