@@ -15,7 +15,9 @@ import re
 import shutil
 import socket
 import ssl
+import sys
 import subprocess
+import textwrap
 import threading
 import time
 import unittest
@@ -224,27 +226,45 @@ class Roles(HttpBase):
                            text=True, timeout=60 * SLOW)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
-    @unittest.skip("needs a non-loopback address: tests reach loopback only; to be run inside "
-                   "a network namespace of the test's own (see the issue note)")
     def test_metrics_remote_needs_token(self):
-        """From another machine (any non-loopback address of this one) /metrics needs a token."""
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.connect(("192.0.2.1", 9))             # no packet is sent
-                ip = s.getsockname()[0]
-        except OSError:
-            self.skipTest("no non-loopback address")
-        if ip.startswith("127."):
-            self.skipTest("no non-loopback address")
+        """From another machine (a non-loopback address) /metrics needs a token.
+
+        Tests reach loopback only: the collector and the client run in a network
+        namespace of the test's own, where 192.0.2.11 (a documentation address)
+        is put on its loopback interface; nothing leaves the namespace.
+        """
+        if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode != 0:
+            self.skipTest("unshare --net is not permitted here (needs root)")
+        ns = Proc(["unshare", "--net", "sh", "-c",
+                   "ip link set lo up && ip addr add 192.0.2.11/32 dev lo && echo ready "
+                   "&& exec sleep 300"], os.path.join(self.tmp, "netns.log"))
+        self.procs.append(ns)
+        ns.wait_log(r"ready")
+        inside = ["nsenter", "-t", str(ns.p.pid), "-n"]
         self.coll.stop()
-        self.http_port = free_port()
-        self.http_collector(addr="0.0.0.0:%d" % self.http_port, name="collector2")
-        st, hdrs, _ = self.request("GET", "/metrics", host=ip, src=ip)
-        self.assertEqual(st, 401)
-        st, _, body = self.request("GET", "/metrics", token=self.tokens["operator"], host=ip, src=ip)
-        self.assertEqual(st, 200, body)
-        st, _, _ = self.request("GET", "/metrics", token=self.tokens["tenant"], host=ip, src=ip)
-        self.assertEqual(st, 403)
+        port = free_port()
+        coll = Proc(inside + [COLLECTOR, "--listen", self.url, "--data", self.data,
+                              "--http", "0.0.0.0:%d" % port],
+                    os.path.join(self.tmp, "collector-ns.log"))
+        self.procs.append(coll)
+        coll.wait_log(r"HTTP API on https?://")
+        client = textwrap.dedent("""
+            import http.client, sys
+            for tok in sys.argv[1:]:
+                c = http.client.HTTPConnection("192.0.2.11", %d, timeout=30,
+                                               source_address=("192.0.2.11", 0))
+                h = {} if tok == "-" else {"Authorization": "Bearer " + tok}
+                c.request("GET", "/metrics", headers=h)
+                print(c.getresponse().status)
+                c.close()
+        """ % port)
+        r = subprocess.run(inside + [sys.executable, "-c", client, "-", self.tokens["operator"],
+                                     self.tokens["tenant"]],
+                           capture_output=True, text=True, timeout=60 * SLOW)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split(), ["401", "200", "403"])
+        coll.stop()
+        ns.kill9()
 
     def test_metrics_text(self):
         text = self.api("/metrics", None)
