@@ -45,6 +45,7 @@ struct agent {
     /* options */
     const char *collector, *spool_dir, *agent_id, *hostname, *proc_root, *sys_root, *rootfs;
     const char *samplers_opt, *format;
+    const char *hypervisor;   /* --hypervisor URI */
     pw_tls_files tls;         /* --tls-ca, --tls-cert, --tls-key */
     int64_t     interval_ms, timeout_ms, backoff_min_ms, backoff_max_ms;
     uint64_t    spool_max;
@@ -74,7 +75,8 @@ struct agent {
 static const char *agent_usage_head =
     "usage: poolwatch-agent [options]\n"
     "Samples this node's CPU, memory, filesystems, disks, network, load and uptime\n"
-    "every --interval and ships them to a poolwatch collector.\n\noptions:\n";
+    "every --interval and ships them to a poolwatch collector. With --hypervisor it\n"
+    "also reads the host's capacity and every VM's size and usage from libvirt.\n\noptions:\n";
 
 static void
 agent_options(agent *a, pw_option *opts)
@@ -90,6 +92,7 @@ agent_options(agent *a, pw_option *opts)
         { "proc-root", PW_OPT_STRING, &a->proc_root, "where /proc is (/proc)", "DIR" },
         { "sys-root", PW_OPT_STRING, &a->sys_root, "where /sys is (/sys)", "DIR" },
         { "rootfs", PW_OPT_STRING, &a->rootfs, "prefix for mount points, e.g. /host in a container", "DIR" },
+        { "hypervisor", PW_OPT_STRING, &a->hypervisor, "hypervisor mode: libvirt URI to read host and VMs from, read-only (qemu:///system)", "URI" },
         { "timeout", PW_OPT_DURATION, &a->timeout_ms, "wait for a send or an ack (15s)", "DURATION" },
         { "backoff-min", PW_OPT_DURATION, &a->backoff_min_ms, "first retry delay (100ms)", "DURATION" },
         { "backoff-max", PW_OPT_DURATION, &a->backoff_max_ms, "longest retry delay (30s)", "DURATION" },
@@ -124,19 +127,44 @@ agent_sampler_wanted(const char *list, const char *name)
     return false;
 }
 
+/*
+ * Hypervisor mode is a sampler like the others, present only in builds with
+ * libvirt and run only with --hypervisor (then also --samplers may name it).
+ */
 static int
 agent_samplers_init(agent *a)
 {
-    for (size_t i = 0; pw_samplers[i] != NULL && a->nsamplers < AGENT_MAX_SAMPLERS; i++) {
-        const pw_sampler_ops *ops = pw_samplers[i];
+    const pw_sampler_ops *all[AGENT_MAX_SAMPLERS];
+    size_t                nall = 0;
+
+    for (size_t i = 0; pw_samplers[i] != NULL && nall < AGENT_MAX_SAMPLERS - 1; i++)
+        all[nall++] = pw_samplers[i];
+    if (a->hypervisor != NULL) {
+#ifdef PW_HAVE_HYPERVISOR
+        all[nall++] = &pw_sampler_hypervisor;
+#else
+        pw_error("--hypervisor %s: this build has no hypervisor support (it needs libvirt: "
+                 "use poolwatch-agent built with libvirt-dev installed, not poolwatch-agent-static)",
+                 a->hypervisor);
+        return -1;
+#endif
+    }
+    for (size_t i = 0; i < nall && a->nsamplers < AGENT_MAX_SAMPLERS; i++) {
+        const pw_sampler_ops *ops = all[i];
         agent_sampler        *s = &a->samplers[a->nsamplers];
         pw_err                rc;
 
-        if (!agent_sampler_wanted(a->samplers_opt, ops->name))
+        if (!agent_sampler_wanted(a->samplers_opt, ops->name)
+            && !(a->hypervisor != NULL && strcmp(ops->name, "hypervisor") == 0))
             continue;
         s->ops = ops;
         s->state = NULL;
         if (ops->init != NULL && (rc = ops->init(&a->env, &s->state)) != PW_OK) {
+            /* Asked for by name: a hypervisor agent without it is no use. */
+            if (strcmp(ops->name, "hypervisor") == 0) {
+                pw_error("--hypervisor %s: %s", a->hypervisor, pw_strerror(rc));
+                return -1;
+            }
             pw_warn("sampler %s disabled: %s", ops->name, pw_strerror(rc));
             continue;
         }
@@ -587,6 +615,10 @@ main(int argc, char **argv)
     }
     a.env = (pw_sampler_env) {
         .proc_root = a.proc_root, .sys_root = a.sys_root, .rootfs = a.rootfs, .statvfs_fn = statvfs,
+        /* A slow libvirtd may take half the interval, at most 5 s, before a
+         * round goes on without it (sampler_hypervisor.c). */
+        .hypervisor_uri = a.hypervisor,
+        .hypervisor_timeout_ms = a.interval_ms / 2 < 5000 ? a.interval_ms / 2 : 5000,
     };
     snprintf(a.hdr.agent_version, sizeof a.hdr.agent_version, "%s", PW_VERSION);
     if (a.hostname != NULL)

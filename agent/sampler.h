@@ -24,6 +24,10 @@ typedef struct pw_sampler_env {
     const char *rootfs;      /* prefix for mount points given to statvfs; "" = live system */
     /* statvfs(3) unless a test injects a fake; never NULL. */
     int (*statvfs_fn)(const char *path, struct statvfs *out);
+    /* Hypervisor mode (sampler_hypervisor.c): --hypervisor URI, NULL = off;
+     * how long a round waits for the hypervisor before going on without it. */
+    const char *hypervisor_uri;
+    int64_t     hypervisor_timeout_ms;
 } pw_sampler_env;
 
 typedef struct pw_sampler_ops {
@@ -55,5 +59,8 @@ extern const pw_sampler_ops pw_sampler_diskstats;
 extern const pw_sampler_ops pw_sampler_netdev;
 extern const pw_sampler_ops pw_sampler_loadavg;
 extern const pw_sampler_ops pw_sampler_uptime;
+/* Not in pw_samplers[]: only builds with libvirt have it, and the agent adds
+ * it only with --hypervisor (PW_HAVE_HYPERVISOR, agent/meson.build). */
+extern const pw_sampler_ops pw_sampler_hypervisor;
 
 #endif

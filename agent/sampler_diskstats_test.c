@@ -93,7 +93,7 @@ test_filter_edges(void **unused)
         "mmcblk0p1", "sdaa1", "loop", "ram", "sda1x", "nvme0p1", "nbd0", "rbd0", "xvd1",
     };
     char           dir[] = "/tmp/pw-diskstats-XXXXXX", path[PATH_MAX];
-    pw_sampler_env env = { dir, dir, "", statvfs };
+    pw_sampler_env env = { .proc_root = dir, .sys_root = dir, .rootfs = "", .statvfs_fn = statvfs };
     pw_batch      *b;
     FILE          *f;
 

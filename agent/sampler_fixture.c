@@ -19,7 +19,7 @@ pw_sampler_env
 fx_env(const char *tree)
 {
     const char    *root = getenv("PW_FIXTURES");
-    pw_sampler_env env = { fx_proc, fx_sys, "", statvfs };
+    pw_sampler_env env = { .proc_root = fx_proc, .sys_root = fx_sys, .rootfs = "", .statvfs_fn = statvfs };
 
     if (root == NULL)
         fail_msg("PW_FIXTURES is not set: run the tests with meson test");

@@ -31,7 +31,10 @@ struct cli_command {
 static const cli_command cli_commands[] = {
     { "hosts", pw_cli_hosts, "list the agents that have reported, with host and last contact", true },
     { "query", pw_cli_query, "evaluate a selector or expression (rate, *_over_time, sum by ...) over a range", true },
+    { "pools", pw_cli_pools, "pool capacity: allocated and used % per resource, days to 70 % and 100 %", false },
     { "import", pw_cli_import, "store samples from a Prometheus text or VictoriaMetrics JSON file", false },
+    { "inventory", pw_cli_inventory, "the VM inventory: import, export, list, history, reconcile", false },
+    { "pool", pw_cli_pool, "pool definitions: hosts, overcommit, capacity overrides (set|list|delete|history)", false },
     { "token", pw_cli_token, "create, list or revoke API tokens (create|list|revoke)", false },
     /* export works through --api, verify does not: cli_audit.c decides */
     { "audit", pw_cli_audit, "verify the audit log's hash chain or export it (verify|export)", true },
@@ -97,7 +100,8 @@ cli_usage(FILE *f)
         "or role), 2 data directory missing or unreadable (with --api: the collector\n"
         "cannot be reached or cannot read its data), 3 other failure (output could\n"
         "not be written, out of memory), 4 import: some lines were bad, the others\n"
-        "were stored, 5 audit: the audit log was altered.\n");
+        "were stored, 5 audit: the audit log was altered, 6 inventory import: the\n"
+        "file was refused (every problem is listed), nothing was stored.\n");
 }
 
 /* True if arg is a global option that takes the next argument as its value. */

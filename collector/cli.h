@@ -21,6 +21,7 @@
 #define PW_CLI_FAIL    3   /* anything else: out of memory, output could not be written */
 #define PW_CLI_BADLINES 4  /* import: some lines were bad, the rest were stored */
 #define PW_CLI_TAMPERED 5  /* audit verify/export: the audit log was altered */
+#define PW_CLI_BADINPUT 6  /* inventory import: the file was refused (every problem listed), nothing stored */
 
 #define PW_CLI_DEFAULT_DATA "./data"
 
@@ -40,6 +41,8 @@ struct pw_cli {
  */
 int pw_cli_hosts(pw_cli *g, int argc, char **argv);
 int pw_cli_query(pw_cli *g, int argc, char **argv);
+/* poolwatch pools (cli_pools.c): the pool capacity report (capacity.h) at --at. */
+int pw_cli_pools(pw_cli *g, int argc, char **argv);
 /*
  * poolwatch import (cli_import.c): PW_CLI_BADLINES when some lines were bad
  * (reported on stderr) and the others stored; PW_CLI_USAGE for usage errors
@@ -57,6 +60,15 @@ int pw_cli_import(pw_cli *g, int argc, char **argv);
  */
 int pw_cli_token(pw_cli *g, int argc, char **argv);
 int pw_cli_audit(pw_cli *g, int argc, char **argv);
+
+/*
+ * poolwatch inventory import|export|list|history|reconcile (cli_inventory.c)
+ * and pool set|list|delete|history (cli_pool.c): DIR/inventory.mdb
+ * (inventory.h). PW_CLI_BADINPUT when an import file is refused;
+ * PW_CLI_USAGE also for an unknown VM or pool name.
+ */
+int pw_cli_inventory(pw_cli *g, int argc, char **argv);
+int pw_cli_pool(pw_cli *g, int argc, char **argv);
 
 /*
  * Opens g->data_dir's security database (cli_audit.c); on failure prints

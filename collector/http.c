@@ -73,6 +73,12 @@ static const hs_route hs_routes[] = {
       "/api/v1/hosts", NULL, pw_http_ops_hosts },
     { "/api/v1/audit", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_AUDIT, true, false,
       "/api/v1/audit", NULL, pw_http_audit_list },
+    /* Cloud-wide figures: they would show other tenants' usage, so no tenant role. */
+    { "/api/v1/pools", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_POOLS, true, false,
+      "/api/v1/pools", "time", pw_http_pools },
+    /* A tenant token sees its own tenant's VMs only: http_inventory.c applies the scope. */
+    { "/api/v1/inventory", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_INVENTORY, true, false,
+      "/api/v1/inventory", NULL, pw_http_inventory },
 };
 
 /* The route for path, and in *tail what a prefix route leaves; NULL if none. */
@@ -112,6 +118,7 @@ struct pw_http {
     char                url[160];
     pw_store           *store;
     pw_security        *sec;
+    pw_inventory       *inv;
     pw_collector_stats *stats;
     int64_t             started_ms;
     size_t              max_response;
@@ -368,6 +375,7 @@ hs_serve(pw_http *h, hs_job *j)
     c.scope = &scope;
     c.store = h->store;
     c.sec = h->sec;
+    c.inv = h->inv;
     c.stats = h->stats;
     c.started_ms = h->started_ms;
     c.status = 200;
@@ -680,6 +688,7 @@ pw_http_start(const pw_http_opts *o, pw_http **out, char *errbuf, size_t errlen)
     pthread_cond_init(&h->cv, NULL);
     h->store = o->store;
     h->sec = o->sec;
+    h->inv = o->inv;
     h->stats = o->stats;
     h->started_ms = o->started_ms ? o->started_ms : pw_now_ms();
     h->max_response = o->max_response ? o->max_response : PW_HTTP_MAX_RESPONSE;

@@ -35,6 +35,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "inventory.h"
 #include "pw_err.h"
 #include "scope.h"
 #include "stats.h"
@@ -64,6 +65,7 @@ typedef struct pw_http_opts {
     const char         *tls_key;    /* PEM private key file; with tls_cert only */
     pw_store           *store;      /* borrowed; outlives the server */
     pw_security        *sec;        /* borrowed; tokens and audit log */
+    pw_inventory       *inv;        /* borrowed; pools and VMs (NULL: /api/v1/pools answers 503) */
     pw_collector_stats *stats;      /* borrowed; for /metrics */
     int64_t             started_ms; /* process start (wall clock), for uptime */
     size_t              workers, queue, max_body, max_response;   /* 0 = the defaults above */
@@ -218,6 +220,7 @@ struct pw_http_call {
     const pw_scope     *scope;       /* what the caller may see; never NULL */
     pw_store           *store;
     pw_security        *sec;
+    pw_inventory       *inv;         /* may be NULL */
     pw_collector_stats *stats;
     int64_t             started_ms;
 
@@ -264,5 +267,7 @@ void pw_http_ops_healthz(pw_http_call *c);
 void pw_http_ops_metrics(pw_http_call *c);
 void pw_http_ops_hosts(pw_http_call *c);
 void pw_http_audit_list(pw_http_call *c);
+void pw_http_pools(pw_http_call *c);                /* http_pools.c: GET /api/v1/pools */
+void pw_http_inventory(pw_http_call *c);            /* http_inventory.c: GET /api/v1/inventory */
 
 #endif

@@ -18,13 +18,16 @@
 
 #include "auth.h"
 #include "batch.h"
+#include "capacity_job.h"
 #include "clock.h"
 #include "config.h"
 #include "http.h"
 #include "ingest.h"
+#include "inventory.h"
 #include "audit.h"
 #include "log.h"
 #include "maintenance.h"
+#include "pool_config.h"
 #include "stats.h"
 #include "store.h"
 #include "wire.h"
@@ -42,6 +45,9 @@ struct collector {
     int64_t     audit_retention_ms;
     pw_maintenance_opts maint;
     const char *http_addr, *http_tls_cert, *http_tls_key;   /* --http off: no HTTP API */
+    int64_t     capacity_interval_ms;   /* 0: no pool capacity series */
+    bool        has_pools;    /* the config file has a pools: list (pool_config.h) */
+    const char *config_path;  /* --config FILE, re-read for pools: on SIGHUP */
     pw_program  prog;         /* --help, --version, --log-level */
 
     /* runtime */
@@ -54,6 +60,8 @@ struct collector {
     pw_security       *sec;           /* tokens and audit log, for the HTTP API */
     int64_t            audit_next_expire_ms;
     pw_http           *http;
+    pw_inventory      *inv;           /* DIR/inventory.mdb: pools and VMs */
+    pw_capjob         *capjob;
     int64_t            started_ms;
     pw_frame_header    self_hdr;
     pw_write_req       self_req;
@@ -83,6 +91,8 @@ collector_options(collector *c, pw_option *opts)
         { "retention-1d", PW_OPT_DURATION, &c->maint.retention[PW_RES_1D], "keep 1-day rollups (1826d, 5 years)", "DURATION" },
         { "audit-retention", PW_OPT_DURATION, &c->audit_retention_ms, "keep audit records (400d; at least 183d)", "DURATION" },
         { "maintenance-interval", PW_OPT_DURATION, &c->maint.interval_ms, "pause between upkeep passes (5s)", "DURATION" },
+        { "capacity-interval", PW_OPT_DURATION, &c->capacity_interval_ms, "how often pool capacity series are stored; 0 = off (1m)", "DURATION" },
+        { "pools", PW_OPT_SECTION, &c->has_pools, NULL, NULL },
         { "http", PW_OPT_STRING, &c->http_addr, "HTTP API address, or off (127.0.0.1:7480)", "ADDR" },
         { "http-tls-cert", PW_OPT_STRING, &c->http_tls_cert, "PEM certificate: serve the HTTP API over HTTPS", "FILE" },
         { "http-tls-key", PW_OPT_STRING, &c->http_tls_key, "PEM private key of --http-tls-cert", "FILE" },
@@ -170,6 +180,24 @@ collector_audit(collector *c, const char *action, const char *object)
         pw_warn("audit: cannot record %s", action);
 }
 
+/* Writes the config file's pools: into the inventory (start and SIGHUP); false on failure. */
+static bool
+collector_load_pools(collector *c)
+{
+    char   msg[512];
+    size_t n = 0;
+
+    if (c->config_path == NULL || c->inv == NULL)
+        return true;
+    if (pw_pool_config_apply(c->config_path, c->inv, pw_now_ms(), &n, msg, sizeof msg) != PW_OK) {
+        pw_error("%s", msg);
+        return false;
+    }
+    if (n > 0)
+        pw_info("pools: %zu pool(s) from %s", n, c->config_path);
+    return true;
+}
+
 /* Audit records past --audit-retention go, at most once an hour (R12: >= 183 d). */
 static void
 collector_audit_expire(collector *c)
@@ -213,6 +241,24 @@ collector_run(collector *c, const sigset_t *sigs)
         pw_error("cannot start the maintenance thread");
         return 1;
     }
+    /* Pools from the config file before anything computes with them. */
+    if ((rc = pw_inventory_open(c->data, false, &c->inv, err, sizeof err)) != PW_OK) {
+        pw_error("%s", err);
+        return 2;
+    }
+    if (!collector_load_pools(c))
+        return 1;
+    if (c->capacity_interval_ms > 0) {
+        pw_capjob_opts co = {
+            .store = c->store, .inv = c->inv, .interval_ms = c->capacity_interval_ms,
+            .host = c->self_hdr.host,
+        };
+
+        if (pw_capjob_start(&co, &c->capjob) != PW_OK) {
+            pw_error("cannot start the pool capacity thread");
+            return 1;
+        }
+    }
     pw_ingest_opts  io = {
         .url = c->listen, .contexts = (size_t) c->contexts,
         .tls_ca = c->tls_ca, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
@@ -225,7 +271,7 @@ collector_run(collector *c, const sigset_t *sigs)
     if (c->http_addr == NULL || strcmp(c->http_addr, "off") != 0) {
         pw_http_opts ho = {
             .addr = c->http_addr, .tls_cert = c->http_tls_cert, .tls_key = c->http_tls_key,
-            .store = c->store, .stats = &c->stats, .started_ms = c->started_ms,
+            .store = c->store, .inv = c->inv, .stats = &c->stats, .started_ms = c->started_ms,
         };
         char url[192];
 
@@ -251,8 +297,13 @@ collector_run(collector *c, const sigset_t *sigs)
             break;
         }
         if (sig == SIGHUP) {
-            pw_info("SIGHUP: nothing to reload yet");
-            collector_audit(c, "config.reload", "SIGHUP: nothing to reload in this version");
+            /* Options stay as started; the pools: list is read again (a bad file changes nothing). */
+            bool ok = collector_load_pools(c);
+
+            pw_info("SIGHUP: %s", c->config_path == NULL ? "no --config file to reload"
+                                  : ok ? "pools reloaded" : "pools not reloaded (see above)");
+            collector_audit(c, "config.reload", c->config_path == NULL ? "SIGHUP: no config file"
+                            : ok ? "SIGHUP: pools reloaded" : "SIGHUP: pools not reloaded: bad file");
         } else {
             collector_self_metrics(c);
         }
@@ -269,6 +320,7 @@ main(int argc, char **argv)
         .listen = "tcp://127.0.0.1:7410", .data = "./data",
         .prog = { .name = "poolwatch-collector", .usage = collector_usage_head },
         .contexts = 64, .max_batch = 256, .self_interval_ms = 10000,
+        .capacity_interval_ms = 60000,
         .audit_retention_ms = PW_AUDIT_DEF_RETENTION_MS,
         .maint = {
             .retention = { [PW_RES_RAW] = 35 * 86400000LL, [PW_RES_5M] = 396 * 86400000LL,
@@ -288,9 +340,11 @@ main(int argc, char **argv)
     rc = 1;
     if (c.contexts < 1 || c.contexts > 4096 || c.max_batch < 1 || c.max_batch > 65536
         || c.self_interval_ms < 10 || (c.max_db_size > 0 && c.max_db_size < (256u << 10))
-        || c.maint.interval_ms < 10 || c.audit_retention_ms < PW_AUDIT_MIN_RETENTION_MS) {
+        || c.maint.interval_ms < 10 || c.audit_retention_ms < PW_AUDIT_MIN_RETENTION_MS
+        || (c.capacity_interval_ms != 0 && c.capacity_interval_ms < 10)) {
         fprintf(stderr, "poolwatch-collector: --contexts 1..4096, --max-batch 1..65536, "
                         "--self-interval and --maintenance-interval >= 10ms, "
+                        "--capacity-interval 0 or >= 10ms, "
                         "--max-db-size 0 or >= 256KiB, --audit-retention >= 183d (R12)\n");
         goto out;
     }
@@ -314,6 +368,7 @@ main(int argc, char **argv)
     c.self_req.arg = &c;
     if ((c.self_batch = pw_batch_new()) == NULL)
         goto out;
+    c.config_path = pw_pool_config_path(argc, argv);
     rc = collector_run(&c, &sigs);
 out:
     /* Order matters: see ingest.h. The HTTP API goes first: it reads the store. */
@@ -322,6 +377,8 @@ out:
     pw_writer_stop(c.writer);
     pw_ingest_stop(c.ingest);
     pw_maintenance_stop(c.maintenance);
+    pw_capjob_stop(c.capjob);
+    pw_inventory_close(c.inv);
     pw_store_close(c.store);
     pw_security_close(c.sec);
     pw_batch_free(c.self_batch);

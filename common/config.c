@@ -116,6 +116,9 @@ cfg_set(const pw_option *o, pw_config *cfg, const char *value, char *errbuf, siz
         }
         snprintf(errbuf, errlen, "--%s: \"%s\" is not true or false", o->name, value);
         return PW_EINVAL;
+    case PW_OPT_SECTION:
+        snprintf(errbuf, errlen, "\"%s\" can only be given in a config file", o->name);
+        return PW_EINVAL;
     }
     return PW_EINVAL;
 }
@@ -182,6 +185,10 @@ pw_config_load_file(const pw_option *opts, pw_config *cfg, const char *path,
             rc = PW_EINVAL;
             goto out;
         }
+        if (o->type == PW_OPT_SECTION) {
+            *(bool *) o->target = true;         /* the program reads the value itself */
+            continue;
+        }
         if (v == NULL || !fy_node_is_scalar(v) || (vs = fy_node_get_scalar(v, &vlen)) == NULL) {
             snprintf(errbuf, errlen, "config %s:%d: \"%s\" needs a single value", path, line,
                      o->name);
@@ -242,7 +249,7 @@ pw_config_parse_args(const pw_option *opts, pw_config *cfg, int argc, char **arg
                 i++;
             continue;
         }
-        if ((o = cfg_find(opts, arg, nlen)) == NULL) {
+        if ((o = cfg_find(opts, arg, nlen)) == NULL || o->type == PW_OPT_SECTION) {
             snprintf(errbuf, errlen, "unknown option --%.*s (see --help)", (int) nlen, arg);
             return PW_EINVAL;
         }
@@ -272,6 +279,9 @@ pw_config_usage(const pw_option *opts, void *file)
 
     for (; opts->name != NULL; opts++) {
         char left[64];
+
+        if (opts->type == PW_OPT_SECTION)
+            continue;
         snprintf(left, sizeof left, "--%s%s%s", opts->name, opts->meta ? " " : "",
                  opts->meta ? opts->meta : "");
         fprintf(f, "  %-26s %s\n", left, opts->help);

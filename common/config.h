@@ -21,6 +21,13 @@ typedef enum pw_opt_type {
     PW_OPT_SIZE,      /* uint64_t * bytes, "64MiB", "1G", "4096" */
     PW_OPT_INT,       /* long * */
     PW_OPT_FLAG,      /* bool *: no value on the command line; true/false in YAML */
+    /*
+     * bool *: a config-file key whose value (any YAML: lists, mappings) the
+     * program reads itself (e.g. the collector's `pools:`); the loader only
+     * sets *target to true when the key is present. Not an option on the
+     * command line, not listed by --help.
+     */
+    PW_OPT_SECTION,
 } pw_opt_type;
 
 typedef struct pw_option {

@@ -2,8 +2,13 @@
 # Sourced by deploy/quickstart.sh and tests/run.sh; not meant to be run alone.
 
 # To build and run the programs.
+# libvirt-dev (with libvirt0, whose libvirt.so holds the test driver the tests
+# use: no libvirt daemon needed) and libexpat1-dev: the agent's hypervisor mode.
+# libzip-dev + libexpat1-dev (reading XLSX) and libxlsxwriter-dev (writing it):
+# `poolwatch inventory import/export`.
 PW_BUILD_PACKAGES="gcc pkg-config meson ninja-build libuv1-dev libnng-dev liblmdb-dev
-  libmsgpack-dev libjansson-dev libfyaml-dev libmbedtls-dev libsodium-dev"
+  libmsgpack-dev libjansson-dev libfyaml-dev libmbedtls-dev libsodium-dev libvirt-dev libexpat1-dev
+  libzip-dev libxlsxwriter-dev"
 # To run the tests: unit test framework, integration test driver, LMDB and NNG
 # command-line tools, clang + its runtime for the libFuzzer target, openssl
 # (deploy/pki.sh needs it, and the TLS tests make their certificates with it).

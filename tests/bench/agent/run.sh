@@ -177,10 +177,20 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     log "configuring $BUILD"
     meson setup "$BUILD" >/dev/null || die "meson setup $BUILD failed"
 fi
-if ! build_log=$(ninja -C "$BUILD" agent/poolwatch-agent collector/poolwatch-collector 2>&1); then
-    printf '%s\n' "$build_log" | tail -20 >&2
-    die "cannot build poolwatch-agent and poolwatch-collector in $BUILD"
+# What runs on every VM and node is the agent without hypervisor mode: in a
+# build with libvirt that is poolwatch-agent-static (poolwatch-agent then
+# links libvirt dynamically, for hypervisors only); without libvirt it is
+# poolwatch-agent itself.
+AGENT_TARGET=agent/poolwatch-agent
+if ninja -C "$BUILD" -t targets all 2>/dev/null | grep -q '^agent/poolwatch-agent-static:'; then
+    AGENT_TARGET=agent/poolwatch-agent-static
+    AGENT=$BUILD/agent/poolwatch-agent-static
 fi
+if ! build_log=$(ninja -C "$BUILD" "$AGENT_TARGET" collector/poolwatch-collector 2>&1); then
+    printf '%s\n' "$build_log" | tail -20 >&2
+    die "cannot build $AGENT_TARGET and poolwatch-collector in $BUILD"
+fi
+NOTES+=("measured binary: $(basename "$AGENT"), the agent VMs and nodes run (no hypervisor mode)")
 ninja -C "$BUILD" collector/poolwatch >/dev/null 2>&1 || log "note: no poolwatch CLI; the collector's frame count is left out"
 if [ ! -x "$AGENT" ] || [ ! -x "$COLLECTOR" ]; then die "no $AGENT or $COLLECTOR"; fi
 
