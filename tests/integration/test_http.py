@@ -154,6 +154,8 @@ ENDPOINTS = [
     ("GET", "/api/v1/metadata", {}, READ),
     ("GET", "/api/v1/hosts", {}, {"admin", "operator", "auditor"}),
     ("GET", "/api/v1/audit", {}, {"admin", "auditor"}),
+    ("GET", "/api/v1/inventory", {}, READ),
+    ("GET", "/api/v1/pools", {}, {"admin", "operator", "auditor"}),
     ("GET", "/metrics", {}, {"admin", "operator", "auditor"}),
 ]
 
