@@ -68,6 +68,9 @@ struct cm {
     pw_err          err;           /* set by callbacks */
 };
 
+static pw_err cm_fail(cm *m, pw_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static pw_err
 cm_fail(cm *m, pw_err e, const char *fmt, ...)
 {

@@ -35,6 +35,7 @@ static const cli_command cli_commands[] = {
     { "import", pw_cli_import, "store samples from a Prometheus text or VictoriaMetrics JSON file", false },
     { "inventory", pw_cli_inventory, "the VM inventory: import, export, list, history, reconcile", false },
     { "pool", pw_cli_pool, "pool definitions: hosts, overcommit, capacity overrides (set|list|delete|history)", false },
+    { "alerts", pw_cli_alerts, "active alerts, their history, backtests of the rules (--history, backtest, rules)", false },
     { "token", pw_cli_token, "create, list or revoke API tokens (create|list|revoke)", false },
     /* export works through --api, verify does not: cli_audit.c decides */
     { "audit", pw_cli_audit, "verify the audit log's hash chain or export it (verify|export)", true },

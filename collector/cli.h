@@ -71,6 +71,13 @@ int pw_cli_inventory(pw_cli *g, int argc, char **argv);
 int pw_cli_pool(pw_cli *g, int argc, char **argv);
 
 /*
+ * poolwatch alerts [backtest|rules] (cli_alerts.c): DIR/alerts.mdb, read-only;
+ * backtest reads the store and writes a scratch database only.
+ * PW_CLI_NODATA when alerts.mdb (or the store) cannot be read.
+ */
+int pw_cli_alerts(pw_cli *g, int argc, char **argv);
+
+/*
  * Opens g->data_dir's security database (cli_audit.c); on failure prints
  * why on stderr and returns PW_CLI_NODATA (PW_CLI_FAIL for ENOMEM). The
  * caller owns *out (pw_security_close).

@@ -235,6 +235,8 @@ struct mt_out {
     pw_err fail;            /* returned by series_begin when set */
 };
 
+static void mt_put(mt_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void
 mt_put(mt_out *o, const char *fmt, ...)
 {

@@ -13,6 +13,8 @@
 #include "expr.h"
 
 /* Writes e as an S-expression-like text: the shape the tests compare. */
+static void xt_put(char *buf, size_t len, size_t *o, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 static void
 xt_put(char *buf, size_t len, size_t *o, const char *fmt, ...)
 {

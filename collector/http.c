@@ -76,9 +76,15 @@ static const hs_route hs_routes[] = {
     /* Cloud-wide figures: they would show other tenants' usage, so no tenant role. */
     { "/api/v1/pools", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_POOLS, true, false,
       "/api/v1/pools", "time", pw_http_pools },
+    /* Tenants see the alerts whose tenant label is theirs (http_alerts.c); pool alerts have none. */
+    { "/api/v1/alerts", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_ALERTS, true, false,
+      "/api/v1/alerts", NULL, pw_http_alerts },
     /* A tenant token sees its own tenant's VMs only: http_inventory.c applies the scope. */
     { "/api/v1/inventory", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_INVENTORY, true, false,
       "/api/v1/inventory", NULL, pw_http_inventory },
+    /* The dashboard's files (http_static.c): every path outside /api/ no route above has.
+     * Must stay last. No token: the files hold no data; the page sends the token to /api. */
+    { "/", HS_GET, HS_AUTH_NONE, PW_ACT_COUNT_, false, false, "/", NULL, pw_http_static },
 };
 
 /* The route for path, and in *tail what a prefix route leaves; NULL if none. */
@@ -89,6 +95,12 @@ hs_route_find(const char *path, const char **tail)
         const hs_route *r = &hs_routes[i];
         size_t          n = strlen(r->path);
 
+        if (n == 1) {           /* "/", the static files: unknown /api/ paths stay JSON 404s */
+            if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0)
+                return NULL;
+            *tail = path + 1;
+            return r;
+        }
         if (r->path[n - 1] == '/' ? strncmp(path, r->path, n) == 0 && path[n] != '\0'
                                   : strcmp(path, r->path) == 0) {
             *tail = path + (r->path[n - 1] == '/' ? n : strlen(path));
@@ -119,9 +131,11 @@ struct pw_http {
     pw_store           *store;
     pw_security        *sec;
     pw_inventory       *inv;
+    pw_alert_db        *alerts;
     pw_collector_stats *stats;
     int64_t             started_ms;
     size_t              max_response;
+    char               *web_dir;     /* owned copy of pw_http_opts.web_dir; may be NULL */
     pw_http_rl         *rl;
     bool                started;     /* nng_http_server_start succeeded */
 
@@ -352,7 +366,7 @@ hs_serve(pw_http *h, hs_job *j)
     pw_http_call c;
     pw_principal who;
     pw_scope     scope;
-    hs_header    hdrs[2] = { { NULL, NULL }, { NULL, NULL } };
+    hs_header    hdrs[6] = { { NULL, NULL }, { NULL, NULL } };
     char         perr[256] = "", why[256] = "", claimed[PW_TOKEN_ID_LEN + 1] = "", retry[24];
     const char  *authz = nng_http_req_get_header(j->req, "Authorization");
     const char  *method = nng_http_req_get_method(j->req);
@@ -376,8 +390,11 @@ hs_serve(pw_http *h, hs_job *j)
     c.store = h->store;
     c.sec = h->sec;
     c.inv = h->inv;
+    c.alerts = h->alerts;
     c.stats = h->stats;
     c.started_ms = h->started_ms;
+    c.web_dir = h->web_dir;
+    c.if_none_match = nng_http_req_get_header(j->req, "If-None-Match");
     c.status = 200;
     c.content_type = "application/json";
     c.body.max = h->max_response;
@@ -467,8 +484,10 @@ answer:
     pw_debug("http: %s %s %s -> %d (%lld ms)", j->source, c.method, j->route->audit_path, c.status,
              (long long) (pw_mono_ms() - t0));
     atomic_fetch_add(&h->handle_us, (uint64_t) (pw_mono_ms() - t0) * 1000);
+    for (size_t i = 0; i < 4; i++)      /* the endpoint's own headers */
+        hdrs[2 + i] = (hs_header) { c.headers[i].name, c.headers[i].value };
     hs_finish(h, j->aio, c.status, c.content_type, c.body.p != NULL ? c.body.p : "",
-              c.body.len, hdrs, 2);
+              c.body.len, hdrs, 6);
     pw_http_buf_free(&c.body);
     pw_http_params_free(&c.params);
     explicit_bzero(&who, sizeof who);
@@ -689,9 +708,14 @@ pw_http_start(const pw_http_opts *o, pw_http **out, char *errbuf, size_t errlen)
     h->store = o->store;
     h->sec = o->sec;
     h->inv = o->inv;
+    h->alerts = o->alerts;
     h->stats = o->stats;
     h->started_ms = o->started_ms ? o->started_ms : pw_now_ms();
     h->max_response = o->max_response ? o->max_response : PW_HTTP_MAX_RESPONSE;
+    if (o->web_dir != NULL && (h->web_dir = strdup(o->web_dir)) == NULL) {
+        e = PW_ENOMEM;
+        goto fail;
+    }
     h->cap = o->queue ? o->queue : PW_HTTP_QUEUE;
     if ((e = hs_url(o->addr ? o->addr : PW_HTTP_DEFAULT_ADDR, tls, h->url, sizeof h->url)) != PW_OK) {
         snprintf(errbuf, errlen, "--http \"%s\" is not HOST:PORT (127.0.0.1:7480, [::1]:7480)",
@@ -785,6 +809,7 @@ pw_http_stop(pw_http *h)
     for (size_t i = 0; i < h->nworkers; i++)
         pthread_join(h->workers[i], NULL);
     pw_http_rl_free(h->rl);
+    free(h->web_dir);
     free(h->workers);
     free(h->ring);
     pthread_cond_destroy(&h->cv);

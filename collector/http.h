@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "alert.h"
 #include "audit.h"
 #include "auth.h"
 #include "inventory.h"
@@ -66,9 +67,12 @@ typedef struct pw_http_opts {
     pw_store           *store;      /* borrowed; outlives the server */
     pw_security        *sec;        /* borrowed; tokens and audit log */
     pw_inventory       *inv;        /* borrowed; pools and VMs (NULL: /api/v1/pools answers 503) */
+    pw_alert_db        *alerts;     /* borrowed; DIR/alerts.mdb (NULL: /api/v1/alerts answers 503) */
     pw_collector_stats *stats;      /* borrowed; for /metrics */
     int64_t             started_ms; /* process start (wall clock), for uptime */
     size_t              workers, queue, max_body, max_response;   /* 0 = the defaults above */
+    const char         *web_dir;    /* borrowed; the dashboard's files served at / (http_static.c);
+                                       NULL or missing: / answers a 404 page saying how to build them */
 } pw_http_opts;
 
 /*
@@ -204,6 +208,11 @@ bool   pw_http_rl_allow(pw_http_rl *rl, const char *key, int64_t now_ms, int64_t
 /* key failed to authenticate: take one from its bucket. */
 void   pw_http_rl_charge(pw_http_rl *rl, const char *key, int64_t now_ms);
 
+/* An extra response header; name and value are static or live in the call (pw_http_call.etag). */
+typedef struct pw_http_header {
+    const char *name, *value;
+} pw_http_header;
+
 /* One request as an endpoint sees it. */
 typedef struct pw_http_call pw_http_call;
 struct pw_http_call {
@@ -221,13 +230,18 @@ struct pw_http_call {
     pw_store           *store;
     pw_security        *sec;
     pw_inventory       *inv;         /* may be NULL */
+    pw_alert_db        *alerts;      /* may be NULL: the alert engine is off */
     pw_collector_stats *stats;
     int64_t             started_ms;
+    const char         *web_dir;      /* pw_http_opts.web_dir; may be NULL */
+    const char         *if_none_match;/* the request's If-None-Match header, or NULL */
 
     /* response: written by the endpoint */
     int                 status;       /* 200 unless set */
     const char         *content_type; /* static string; "application/json" unless set */
     pw_http_buf         body;
+    pw_http_header      headers[4];   /* extra headers (name NULL: unused); Cache-Control replaces no-store */
+    char                etag[48];     /* room for an ETag value named in headers */
 
     /* audit: what was acted on (set by the route, refined by the endpoint), why it failed */
     char                object[256];
@@ -268,6 +282,32 @@ void pw_http_ops_metrics(pw_http_call *c);
 void pw_http_ops_hosts(pw_http_call *c);
 void pw_http_audit_list(pw_http_call *c);
 void pw_http_pools(pw_http_call *c);                /* http_pools.c: GET /api/v1/pools */
+void pw_http_alerts(pw_http_call *c);               /* http_alerts.c: GET /api/v1/alerts */
 void pw_http_inventory(pw_http_call *c);            /* http_inventory.c: GET /api/v1/inventory */
+
+/*
+ * http_static.c: the dashboard's files at / (any path outside /api/ that no
+ * other route has). No token; GET and HEAD; ETag + "Cache-Control: no-cache".
+ */
+void pw_http_static(pw_http_call *c);
+/*
+ * The file under root that URL path (decoded, starting with '/') names, in
+ * out: a path ending in '/' names its index.html. PW_EINVAL for a path that
+ * could leave root or name a hidden file: a segment that is empty, starts
+ * with '.' ("..", "."), or holds a backslash or a control byte; PW_ETOOBIG
+ * if it does not fit in len.
+ */
+pw_err      pw_http_static_resolve(const char *root, const char *path, char *out, size_t len);
+/* The Content-Type for a file name by its extension; application/octet-stream if unknown. */
+const char *pw_http_static_type(const char *path);
+/*
+ * The web directory to use without --web-dir: beside the running binary in a
+ * build tree (<exe dir>/../dashboards/web, what the build copies), else the
+ * installed copy (PW_WEB_INSTALL_DIR, <datadir>/poolwatch/web) - the first
+ * holding an index.html, or the installed path if none does. Never fails.
+ */
+void        pw_http_static_default_dir(char *out, size_t len);
+/* Does dir hold an index.html? */
+bool        pw_http_static_dir_ok(const char *dir);
 
 #endif

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "auth.h"
 #include "batch.h"
 #include "capacity_job.h"
@@ -45,8 +46,11 @@ struct collector {
     int64_t     audit_retention_ms;
     pw_maintenance_opts maint;
     const char *http_addr, *http_tls_cert, *http_tls_key;   /* --http off: no HTTP API */
+    const char *web_dir;      /* --web-dir; NULL: pw_http_static_default_dir */
     int64_t     capacity_interval_ms;   /* 0: no pool capacity series */
     bool        has_pools;    /* the config file has a pools: list (pool_config.h) */
+    int64_t     alert_interval_ms;      /* 0: no alert engine */
+    bool        has_alerts;   /* the config file has an alerts: section (alert.h) */
     const char *config_path;  /* --config FILE, re-read for pools: on SIGHUP */
     pw_program  prog;         /* --help, --version, --log-level */
 
@@ -62,6 +66,7 @@ struct collector {
     pw_http           *http;
     pw_inventory      *inv;           /* DIR/inventory.mdb: pools and VMs */
     pw_capjob         *capjob;
+    pw_alert_job      *alerts;        /* rules, states in DIR/alerts.mdb, notifications */
     int64_t            started_ms;
     pw_frame_header    self_hdr;
     pw_write_req       self_req;
@@ -93,9 +98,12 @@ collector_options(collector *c, pw_option *opts)
         { "maintenance-interval", PW_OPT_DURATION, &c->maint.interval_ms, "pause between upkeep passes (5s)", "DURATION" },
         { "capacity-interval", PW_OPT_DURATION, &c->capacity_interval_ms, "how often pool capacity series are stored; 0 = off (1m)", "DURATION" },
         { "pools", PW_OPT_SECTION, &c->has_pools, NULL, NULL },
+        { "alert-interval", PW_OPT_DURATION, &c->alert_interval_ms, "how often alert rules are evaluated; 0 = off (1m)", "DURATION" },
+        { "alerts", PW_OPT_SECTION, &c->has_alerts, NULL, NULL },
         { "http", PW_OPT_STRING, &c->http_addr, "HTTP API address, or off (127.0.0.1:7480)", "ADDR" },
         { "http-tls-cert", PW_OPT_STRING, &c->http_tls_cert, "PEM certificate: serve the HTTP API over HTTPS", "FILE" },
         { "http-tls-key", PW_OPT_STRING, &c->http_tls_key, "PEM private key of --http-tls-cert", "FILE" },
+        { "web-dir", PW_OPT_STRING, &c->web_dir, "the web dashboard's files, served at / (the build's or installed copy)", "DIR" },
         { "log-level", PW_OPT_STRING, &c->prog.log_level, "error, warn, info or debug (info)", "LEVEL" },
         { "help", PW_OPT_FLAG, &c->prog.help, "show this help", NULL },
         { "version", PW_OPT_FLAG, &c->prog.version, "show the version", NULL },
@@ -198,6 +206,50 @@ collector_load_pools(collector *c)
     return true;
 }
 
+/*
+ * The alert rules: built-ins plus the config file's alerts: section. NULL
+ * (logged) when the file is bad.
+ */
+static pw_alert_config *
+collector_alert_config(collector *c)
+{
+    pw_alert_config *cfg = NULL;
+    char             msg[512];
+
+    if (pw_alert_config_load(c->config_path, &cfg, msg, sizeof msg) != PW_OK) {
+        pw_error("%s", msg);
+        return NULL;
+    }
+    return cfg;
+}
+
+/* Starts the alert engine's threads; false on failure (logged). */
+static bool
+collector_start_alerts(collector *c)
+{
+    pw_alert_config  *cfg;
+    pw_alert_job_opts ao = {
+        .store = c->store, .inv = c->inv, .data_dir = c->data, .interval_ms = c->alert_interval_ms,
+    };
+    char              msg[512], url[256];
+
+    if (c->alert_interval_ms == 0)
+        return true;
+    if ((cfg = collector_alert_config(c)) == NULL)
+        return false;
+    /* generatorURL and externalURL point at this collector's API unless the file says otherwise. */
+    snprintf(url, sizeof url, "http://%s", c->http_addr != NULL && strcmp(c->http_addr, "off") != 0
+             ? c->http_addr : "127.0.0.1:7480");
+    ao.external_url = url;
+    pw_info("alerts: %zu rule(s), %zu receiver(s), every %lld ms", pw_alert_config_nrules(cfg),
+            pw_alert_config_nreceivers(cfg), (long long) c->alert_interval_ms);
+    if (pw_alert_job_start(&ao, cfg, &c->alerts, msg, sizeof msg) != PW_OK) {
+        pw_error("alerts: %s", msg);
+        return false;
+    }
+    return true;
+}
+
 /* Audit records past --audit-retention go, at most once an hour (R12: >= 183 d). */
 static void
 collector_audit_expire(collector *c)
@@ -259,6 +311,8 @@ collector_run(collector *c, const sigset_t *sigs)
             return 1;
         }
     }
+    if (!collector_start_alerts(c))
+        return 1;
     pw_ingest_opts  io = {
         .url = c->listen, .contexts = (size_t) c->contexts,
         .tls_ca = c->tls_ca, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
@@ -272,9 +326,13 @@ collector_run(collector *c, const sigset_t *sigs)
         pw_http_opts ho = {
             .addr = c->http_addr, .tls_cert = c->http_tls_cert, .tls_key = c->http_tls_key,
             .store = c->store, .inv = c->inv, .stats = &c->stats, .started_ms = c->started_ms,
+            .alerts = pw_alert_job_db(c->alerts),
         };
-        char url[192];
+        char url[192], web[4096];
 
+        if (c->web_dir == NULL)
+            pw_http_static_default_dir(web, sizeof web);
+        ho.web_dir = c->web_dir != NULL ? c->web_dir : web;
         if ((rc = pw_security_open(c->data, false, &c->sec, err, sizeof err)) != PW_OK) {
             pw_error("%s", err);
             return 2;
@@ -286,6 +344,11 @@ collector_run(collector *c, const sigset_t *sigs)
         }
         pw_http_url(c->http, url, sizeof url);
         pw_info("HTTP API on %s", url);
+        if (pw_http_static_dir_ok(ho.web_dir))
+            pw_info("web dashboard on %s/ (files in %s)", url, ho.web_dir);
+        else
+            pw_warn("no web dashboard files in %s: / answers 404 (npm ci --prefix dashboards/web, "
+                    "then build; or --web-dir DIR); the API works", ho.web_dir);
     }
     collector_audit(c, "collector.start", PW_VERSION);
     pw_info("listening on %s, data in %s (%ld contexts)", c->listen, c->data, c->contexts);
@@ -304,6 +367,17 @@ collector_run(collector *c, const sigset_t *sigs)
                                   : ok ? "pools reloaded" : "pools not reloaded (see above)");
             collector_audit(c, "config.reload", c->config_path == NULL ? "SIGHUP: no config file"
                             : ok ? "SIGHUP: pools reloaded" : "SIGHUP: pools not reloaded: bad file");
+            if (c->alerts != NULL && c->config_path != NULL) {
+                /* Rules again; a bad file keeps the running ones. States are in alerts.mdb. */
+                pw_alert_config *acfg = collector_alert_config(c);
+
+                if (acfg != NULL)
+                    pw_alert_job_reload(c->alerts, acfg);
+                pw_info("SIGHUP: %s", acfg != NULL ? "alert rules reloaded"
+                                                   : "alert rules not reloaded (see above)");
+                collector_audit(c, "config.reload", acfg != NULL ? "SIGHUP: alert rules reloaded"
+                                : "SIGHUP: alert rules not reloaded: bad file");
+            }
         } else {
             collector_self_metrics(c);
         }
@@ -320,7 +394,7 @@ main(int argc, char **argv)
         .listen = "tcp://127.0.0.1:7410", .data = "./data",
         .prog = { .name = "poolwatch-collector", .usage = collector_usage_head },
         .contexts = 64, .max_batch = 256, .self_interval_ms = 10000,
-        .capacity_interval_ms = 60000,
+        .capacity_interval_ms = 60000, .alert_interval_ms = 60000,
         .audit_retention_ms = PW_AUDIT_DEF_RETENTION_MS,
         .maint = {
             .retention = { [PW_RES_RAW] = 35 * 86400000LL, [PW_RES_5M] = 396 * 86400000LL,
@@ -341,10 +415,11 @@ main(int argc, char **argv)
     if (c.contexts < 1 || c.contexts > 4096 || c.max_batch < 1 || c.max_batch > 65536
         || c.self_interval_ms < 10 || (c.max_db_size > 0 && c.max_db_size < (256u << 10))
         || c.maint.interval_ms < 10 || c.audit_retention_ms < PW_AUDIT_MIN_RETENTION_MS
-        || (c.capacity_interval_ms != 0 && c.capacity_interval_ms < 10)) {
+        || (c.capacity_interval_ms != 0 && c.capacity_interval_ms < 10)
+        || (c.alert_interval_ms != 0 && c.alert_interval_ms < 10)) {
         fprintf(stderr, "poolwatch-collector: --contexts 1..4096, --max-batch 1..65536, "
                         "--self-interval and --maintenance-interval >= 10ms, "
-                        "--capacity-interval 0 or >= 10ms, "
+                        "--capacity-interval and --alert-interval 0 or >= 10ms, "
                         "--max-db-size 0 or >= 256KiB, --audit-retention >= 183d (R12)\n");
         goto out;
     }
@@ -378,6 +453,7 @@ out:
     pw_ingest_stop(c.ingest);
     pw_maintenance_stop(c.maintenance);
     pw_capjob_stop(c.capjob);
+    pw_alert_job_stop(c.alerts);
     pw_inventory_close(c.inv);
     pw_store_close(c.store);
     pw_security_close(c.sec);

@@ -20,6 +20,8 @@ struct qt_out {
     pw_err fail_at_point;   /* returned by the point callback when not PW_OK */
 };
 
+static void qt_put(qt_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void
 qt_put(qt_out *o, const char *fmt, ...)
 {

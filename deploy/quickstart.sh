@@ -37,6 +37,9 @@ fi
 . deploy/packages.sh
 # shellcheck disable=SC2086
 pw_install_packages $PW_BUILD_PACKAGES
+# The web dashboard: without npm (or offline) poolwatch runs and / says how to add it.
+pw_install_packages $PW_WEB_PACKAGES && pw_web_deps \
+    || echo "poolwatch: continuing without the web dashboard; the API and the CLI work" >&2
 
 [ -f "$BIN/build.ninja" ] || meson setup "$BIN" >/dev/null
 ninja -C "$BIN" >/dev/null
@@ -83,7 +86,8 @@ HTTP API (Prometheus-compatible; Grafana can use it as a Prometheus data source)
   http://127.0.0.1:7480  -  admin token in run/admin.token
   curl -H "Authorization: Bearer \$(cat run/admin.token)" \\
        'http://127.0.0.1:7480/api/v1/query?query=node_load1'
-The built-in web dashboard is not in this version yet; it will be served at that address.
+Web dashboard:  http://127.0.0.1:7480/  -  log in with the token in run/admin.token
+  (more tokens, e.g. for a using unit: $BIN/collector/poolwatch --data $ROOT/data token create --role tenant --tenant NAME)
 
 Stop both:  deploy/quickstart.sh stop
 EOT

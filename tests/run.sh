@@ -19,6 +19,8 @@ mkdir -p "$OUT"
 . deploy/packages.sh
 # shellcheck disable=SC2086
 pw_install_packages $PW_BUILD_PACKAGES $PW_TEST_PACKAGES || { echo "0 passed, 1 failed"; exit 1; }
+# The web dashboard's npm packages, before the builds copy them (tests/browser).
+pw_web_deps || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0 failed=0 skipped=0
 note() { printf '\n=== %s\n' "$*"; }
@@ -89,7 +91,10 @@ fi
 
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
     note "fuzz: libFuzzer on the wire and chunk decoders, ${FUZZ_SECONDS}s in all"
-    if CC=clang build build/fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+    if ! command -v clang >/dev/null 2>&1; then
+        echo "SKIP fuzz: clang is not installed"
+        skipped=$((skipped + 1))
+    elif CC=clang build build/fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
         -Dtests=false -Dstatic_agent=false; then
         # target:seed-corpus pairs; each gets half of the time
         for pair in wire:tests/fuzz/corpus chunk:tests/fuzz/corpus-chunk; do
@@ -108,8 +113,9 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
             fi
         done
     else
-        echo "SKIP fuzz: clang with libFuzzer could not build the targets"
-        skipped=$((skipped + 1))
+        # clang is there: a build failure or a clang-only warning is a real failure
+        echo "FAIL build/fuzz: clang with libFuzzer could not build the targets (see above)"
+        failed=$((failed + 1))
     fi
 fi
 

@@ -1,0 +1,252 @@
+/*
+ * notify_send.c - delivers the queued notifications (alert_state.c's queue
+ * in alerts.mdb) with NNG's HTTP client: a webhook body is POSTed to the
+ * receiver's URL, an Alertmanager body to URL/api/v2/alerts. A 2xx answer
+ * removes the notification; anything else (refused, timeout, 4xx, 5xx)
+ * retries with exponential backoff, 1 s doubling up to 5 min, and gives up
+ * after PW_NOTIFY_MAX_ATTEMPTS (about a day), logged. The queue is in
+ * LMDB, so a restart resends what was not delivered.
+ */
+#include "notify.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+
+#include "alert_int.h"
+#include "clock.h"
+#include "log.h"
+
+struct pw_notify {
+    pw_alert_db    *db;
+    pthread_t       thread;
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    bool            stopping, kicked;
+    uint64_t        sent, failed, dropped;
+};
+
+/* POSTs body to url; the HTTP status in *status (0: no answer). why says what failed. */
+static int
+ns_post(const char *url, const char *body, int *status, char *why, size_t len)
+{
+    nng_url         *u = NULL;
+    nng_http_client *cli = NULL;
+    nng_http_conn   *conn = NULL;
+    nng_http_req    *req = NULL;
+    nng_http_res    *res = NULL;
+    nng_aio         *aio = NULL;
+    int              rv;
+
+    *status = 0;
+    if ((rv = nng_url_parse(&u, url)) != 0 || (rv = nng_http_client_alloc(&cli, u)) != 0
+        || (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 || (rv = nng_http_req_alloc(&req, u)) != 0
+        || (rv = nng_http_res_alloc(&res)) != 0
+        || (rv = nng_http_req_set_method(req, "POST")) != 0
+        || (rv = nng_http_req_set_header(req, "Content-Type", "application/json")) != 0
+        || (rv = nng_http_req_set_header(req, "User-Agent", "poolwatch-collector")) != 0
+        || (rv = nng_http_req_set_header(req, "Connection", "close")) != 0
+        || (rv = nng_http_req_copy_data(req, body, strlen(body))) != 0) {
+        snprintf(why, len, "%s", nng_strerror(rv));
+        goto out;
+    }
+    nng_aio_set_timeout(aio, PW_NOTIFY_TIMEOUT_MS);
+    nng_http_client_connect(cli, aio);
+    nng_aio_wait(aio);
+    if ((rv = nng_aio_result(aio)) != 0) {
+        snprintf(why, len, "cannot connect: %s", nng_strerror(rv));
+        goto out;
+    }
+    conn = nng_aio_get_output(aio, 0);
+    nng_http_conn_write_req(conn, req, aio);
+    nng_aio_wait(aio);
+    if ((rv = nng_aio_result(aio)) == 0) {
+        nng_http_conn_read_res(conn, res, aio);
+        nng_aio_wait(aio);
+        rv = nng_aio_result(aio);
+    }
+    if (rv != 0) {
+        snprintf(why, len, "no answer: %s", nng_strerror(rv));
+        goto out;
+    }
+    *status = nng_http_res_get_status(res);
+    snprintf(why, len, "HTTP %d %s", *status, nng_http_res_get_reason(res));
+out:
+    if (conn != NULL)
+        nng_http_conn_close(conn);
+    if (res != NULL)
+        nng_http_res_free(res);
+    if (req != NULL)
+        nng_http_req_free(req);
+    if (aio != NULL)
+        nng_aio_free(aio);
+    if (cli != NULL)
+        nng_http_client_free(cli);
+    if (u != NULL)
+        nng_url_free(u);
+    return rv;
+}
+
+/* Waits until `until` (ms, wall clock), a kick or stop; true when stopping. */
+static bool
+ns_wait(pw_notify *n, int64_t until)
+{
+    struct timespec ts;
+    bool            stop;
+
+    ts.tv_sec = until / 1000;
+    ts.tv_nsec = (until % 1000) * 1000000;
+    pthread_mutex_lock(&n->mu);
+    while (!n->stopping && !n->kicked
+           && pthread_cond_timedwait(&n->cv, &n->mu, &ts) != ETIMEDOUT)
+        ;
+    n->kicked = false;
+    stop = n->stopping;
+    pthread_mutex_unlock(&n->mu);
+    return stop;
+}
+
+/* Sends one due notification; false when none was due (*next_ms: when one is). */
+static bool
+ns_one(pw_notify *n, int64_t *next_ms)
+{
+    uint64_t    id;
+    json_t     *note = NULL;
+    const char *type, *url, *rcv;
+    char       *body = NULL, target[2048], why[256];
+    int         status, attempts;
+    int64_t     now = pw_now_ms();
+
+    if (pw_alert_db_queue_due(n->db, now, &id, &note, next_ms) != PW_OK)
+        return false;
+    type = json_string_value(json_object_get(note, "type"));
+    url = json_string_value(json_object_get(note, "url"));
+    rcv = json_string_value(json_object_get(note, "receiver"));
+    attempts = (int) json_integer_value(json_object_get(note, "attempts"));
+    if (type == NULL || url == NULL
+        || (body = json_dumps(json_object_get(note, "body"), JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
+        pw_warn("alerts: a queued notification is damaged; dropped");
+        pw_alert_db_queue_done(n->db, id);
+        goto out;
+    }
+    if (strcmp(type, "alertmanager") == 0) {
+        size_t l = strlen(url);
+
+        while (l > 0 && url[l - 1] == '/')
+            l--;
+        snprintf(target, sizeof target, "%.*s/api/v2/alerts", (int) l, url);
+    } else {
+        snprintf(target, sizeof target, "%s", url);
+    }
+    ns_post(target, body, &status, why, sizeof why);
+    if (status >= 200 && status <= 299) {
+        n->sent++;
+        pw_debug("alerts: notification to %s delivered (%s)", rcv ? rcv : "?", why);
+        pw_alert_db_queue_done(n->db, id);
+        goto out;
+    }
+    n->failed++;
+    if (++attempts >= PW_NOTIFY_MAX_ATTEMPTS) {
+        n->dropped++;
+        pw_warn("alerts: giving up on a notification to %s after %d attempts (%s)", rcv ? rcv : "?",
+                attempts, why);
+        pw_alert_db_queue_done(n->db, id);
+        goto out;
+    }
+    {
+        int64_t delay = PW_NOTIFY_BACKOFF_MIN_MS;
+
+        for (int i = 1; i < attempts && delay < PW_NOTIFY_BACKOFF_MAX_MS; i++)
+            delay *= 2;
+        if (delay > PW_NOTIFY_BACKOFF_MAX_MS)
+            delay = PW_NOTIFY_BACKOFF_MAX_MS;
+        if (attempts == 1)
+            pw_warn("alerts: notification to %s failed (%s); retrying with backoff", rcv ? rcv : "?", why);
+        json_object_set_new(note, "attempts", json_integer(attempts));
+        json_object_set_new(note, "next_ms", json_integer(now + delay));
+        json_object_set_new(note, "last_error", json_string(why));
+        pw_alert_db_queue_retry(n->db, id, note);
+    }
+out:
+    free(body);
+    json_decref(note);
+    *next_ms = now;
+    return true;
+}
+
+static void *
+ns_main(void *arg)
+{
+    pw_notify *n = arg;
+
+    for (;;) {
+        int64_t next = INT64_MAX;
+
+        while (ns_one(n, &next)) {
+            pthread_mutex_lock(&n->mu);
+            if (n->stopping) {
+                pthread_mutex_unlock(&n->mu);
+                return NULL;
+            }
+            pthread_mutex_unlock(&n->mu);
+        }
+        /* Nothing due: sleep until the next retry, a new notification, or 10 s. */
+        if (next > pw_now_ms() + 10000)
+            next = pw_now_ms() + 10000;
+        if (ns_wait(n, next))
+            return NULL;
+    }
+}
+
+pw_err
+pw_notify_start(pw_alert_db *db, pw_notify **out)
+{
+    pw_notify *n = calloc(1, sizeof *n);
+
+    *out = NULL;
+    if (n == NULL)
+        return PW_ENOMEM;
+    n->db = db;
+    pthread_mutex_init(&n->mu, NULL);
+    pthread_cond_init(&n->cv, NULL);
+    if (pthread_create(&n->thread, NULL, ns_main, n) != 0) {
+        pthread_cond_destroy(&n->cv);
+        pthread_mutex_destroy(&n->mu);
+        free(n);
+        return PW_ENOMEM;
+    }
+    *out = n;
+    return PW_OK;
+}
+
+void
+pw_notify_kick(pw_notify *n)
+{
+    if (n == NULL)
+        return;
+    pthread_mutex_lock(&n->mu);
+    n->kicked = true;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+}
+
+void
+pw_notify_stop(pw_notify *n)
+{
+    if (n == NULL)
+        return;
+    pthread_mutex_lock(&n->mu);
+    n->stopping = true;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    pthread_join(n->thread, NULL);
+    pthread_cond_destroy(&n->cv);
+    pthread_mutex_destroy(&n->mu);
+    free(n);
+}

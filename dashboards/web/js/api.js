@@ -1,0 +1,69 @@
+// api.js - the collector's HTTP API as the page uses it. The token lives in
+// sessionStorage (this tab only, gone when it closes) and goes with every
+// call as "Authorization: Bearer"; the static files need none.
+
+const KEY = 'pw.token';
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export function token() { return sessionStorage.getItem(KEY); }
+export function setToken(t) { sessionStorage.setItem(KEY, t); }
+export function clearToken() { sessionStorage.removeItem(KEY); }
+
+// GET path?params; resolves to the JSON body's data, throws ApiError.
+export async function api(path, params) {
+  const qs = params ? '?' + new URLSearchParams(params).toString() : '';
+  let r;
+  try {
+    r = await fetch(path + qs, { headers: { Authorization: 'Bearer ' + (token() || '') } });
+  } catch (e) {
+    throw new ApiError(0, e.message);
+  }
+  let body = null;
+  try { body = await r.json(); } catch (e) { /* an HTML 404 or an empty body */ }
+  if (!r.ok || !body || body.status !== 'success')
+    throw new ApiError(r.status, (body && body.error) || r.statusText || 'HTTP ' + r.status);
+  return body.data;
+}
+
+// Instant query: [{metric, value: [t, "v"]}] with values as numbers.
+export async function query(q, time) {
+  const d = await api('/api/v1/query', time ? { query: q, time } : { query: q });
+  return (d.result || []).map((s) => ({ metric: s.metric, value: Number(s.value[1]) }));
+}
+
+// Range query: [{metric, values: [[t, v], ...]}] with numbers; the collector
+// picks raw points or rollups by the step.
+export async function queryRange(q, start, end, step) {
+  const d = await api('/api/v1/query_range', { query: q, start, end, step });
+  return (d.result || []).map((s) => ({
+    metric: s.metric,
+    values: s.values.map(([t, v]) => [Number(t), Number(v)]),
+  }));
+}
+
+// A label value inside a selector: PromQL string escapes.
+export function esc(v) {
+  return String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+// What the token may see, found by asking (there is no "who am I" call):
+// pools and hosts are refused to tenant tokens with 403; 401 means a bad token.
+export async function probe() {
+  const can = {};
+  for (const [k, path] of [['pools', '/api/v1/pools'], ['hosts', '/api/v1/hosts'],
+    ['inventory', '/api/v1/inventory']]) {
+    try {
+      can[k] = await api(path);
+    } catch (e) {
+      if (e.status === 401) throw e;
+      can[k] = null;
+    }
+  }
+  return can;
+}

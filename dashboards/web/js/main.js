@@ -1,0 +1,83 @@
+// main.js - log in, find out what the token may see, route by the URL's hash:
+//   #/overview  #/hosts  #/vms  #/host/NAME[/RANGE]  #/vm/NAME[/RANGE]
+
+import { clearToken, probe, setToken, token, ApiError } from './api.js';
+import { renderDetail } from './detail.js';
+import { applyI18n, getLang, setLang, t } from './i18n.js';
+import { renderOverview } from './overview.js';
+import { renderHosts, renderVms } from './tables.js';
+
+const $ = (s) => document.querySelector(s);
+let can = null;          // what the token may read: {pools, hosts, inventory} (data or null)
+
+async function login(tok) {
+  setToken(tok);
+  try {
+    can = await probe();
+  } catch (e) {
+    clearToken();
+    can = null;
+    $('#login-error').textContent = e instanceof ApiError && e.status === 401
+      ? t('login.bad') : t('login.error', { msg: e.message });
+    return false;
+  }
+  $('#login').hidden = true;
+  $('#app').hidden = false;
+  // A tenant token reads neither pools nor hosts: its own VMs are its overview.
+  $('#nav-hosts').hidden = !can.hosts;
+  $('#who').textContent = !can.pools && can.inventory && can.inventory.length
+    ? t('role.tenant', { tenant: can.inventory[0].tenant }) : '';
+  route();
+  return true;
+}
+
+function logout() {
+  clearToken();
+  can = null;
+  $('#app').hidden = true;
+  $('#login').hidden = false;
+  $('#token').value = '';
+  $('#main').textContent = '';
+}
+
+async function route() {
+  if (!can) return;
+  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  const page = parts[0] || 'overview';
+  const main = $('#main');
+  for (const a of document.querySelectorAll('nav a')) a.classList.toggle('on', a.dataset.page === page);
+  main.dataset.page = page;
+  main.dataset.ready = '0';
+  if (page === 'host' || page === 'vm') await renderDetail(main, page, parts[1] || '', parts[2]);
+  else if (page === 'hosts') await renderHosts(main, can);
+  else if (page === 'vms') await renderVms(main, can);
+  else {
+    const shown = await renderOverview(main, can);
+    if (!shown) {          // no pools for this token: its VMs instead
+      const more = document.createElement('div');
+      main.appendChild(more);
+      await renderVms(more, can);
+    }
+  }
+  main.dataset.ready = '1';    // for the browser test: the page finished loading
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  applyI18n(document);
+  $('#login-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    $('#login-error').textContent = '';
+    login($('#token').value.trim());
+  });
+  $('#logout').addEventListener('click', logout);
+  $('#lang').addEventListener('click', () => {
+    setLang(getLang() === 'zh' ? 'en' : 'zh');
+    if (can) {
+      $('#who').textContent = !can.pools && can.inventory && can.inventory.length
+        ? t('role.tenant', { tenant: can.inventory[0].tenant }) : '';
+      route();
+    }
+  });
+  window.addEventListener('hashchange', route);
+  if (token()) login(token());
+});

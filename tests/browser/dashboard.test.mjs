@@ -1,0 +1,325 @@
+// dashboard.test.mjs - the web dashboard in a real browser (Debian's chromium,
+// driven by playwright-core from dashboards/web/node_modules).
+//
+// Seeds a data directory (poolwatch import of a Prometheus text file with
+// two hypervisor hosts, three VMs and their usage; an inventory; tokens),
+// starts a collector on free loopback ports, then: logs in as admin, reads the
+// pool bars and checks them against figures worked out by hand and against
+// /api/v1/pools, opens the hosts table and a host's charts, changes the range,
+// opens a VM's charts, switches the language (CJK text rendered), logs in as a
+// tenant and checks it sees only its own VM and no pools. Screenshots go to
+// tests/out/browser/.
+//
+// Run by meson (integration suite) with PW_BUILD and PW_SOURCE set; exits 77
+// (meson's "skipped") with a message when chromium or playwright-core is not
+// installed.
+import { spawn, execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+
+const SRC = process.env.PW_SOURCE || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const BUILD = process.env.PW_BUILD || path.join(SRC, 'build/default');
+const CHROMIUM = process.env.PW_CHROMIUM || '/usr/bin/chromium';
+const OUT = path.join(SRC, 'tests/out/browser');
+const CLI = path.join(BUILD, 'collector/poolwatch');
+const COLLECTOR = path.join(BUILD, 'collector/poolwatch-collector');
+const AGENT = path.join(BUILD, 'agent/poolwatch-agent');
+const BASIC = path.join(process.env.PW_FIXTURES || path.join(SRC, 'tests/fixtures'), 'basic');
+const WEB = path.join(BUILD, 'dashboards/web');
+const SLOW = BUILD.includes('asan') ? 4 : 1;
+const GiB = 2 ** 30, TiB = 2 ** 40;
+
+function skip(why) {
+  console.log('SKIP: ' + why);
+  process.exit(77);
+}
+
+if (!fs.existsSync(CHROMIUM)) skip(`no ${CHROMIUM} (apt-get install chromium; deploy/packages.sh lists it)`);
+let chromium;
+try {
+  const req = createRequire(path.join(SRC, 'dashboards/web/package.json'));
+  ({ chromium } = req('playwright-core'));
+} catch (e) {
+  skip('playwright-core is not installed: npm ci --prefix dashboards/web');
+}
+if (!fs.existsSync(path.join(WEB, 'index.html'))) skip(`no built dashboard in ${WEB}: npm ci --prefix dashboards/web, then ninja`);
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+async function waitUntil(cond, seconds, what) {
+  const end = Date.now() + seconds * 1000 * SLOW;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${seconds * SLOW}s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pwbrowser-'));
+const data = path.join(tmp, 'data');
+const cli = (...args) => execFileSync(CLI, ['--data', data, ...args], { encoding: 'utf8', timeout: 60000 * SLOW, stdio: ['ignore', 'pipe', 'pipe'] });
+
+// ---- the data set -------------------------------------------------------------------------
+// Two hosts of 32 threads, 256 GiB, 10 TiB storage (3 TiB used), one 10 Gbit/s NIC each;
+// three VMs: 16 + 32 + 24 = 72 vCPUs, 64 + 192 + 128 = 384 GiB, 1 + 2 + 1 TiB of disks.
+// Pool pool-a (cpu overcommit 2): cpu allocated 72 / (64 x 2) = 56.3 %, used 16 / 64 = 25.0 %;
+// memory allocated 384 / 512 = 75.0 %, used 50.0 %; storage allocated 4 / 20 = 20.0 %, used 30.0 %.
+const HOSTS = ['hv1', 'hv2'];
+const VMS = [
+  { name: 'web-01', uuid: '0a000000-0000-4000-8000-000000000001', host: 'hv1', vcpus: 16, mem: 64, disk: 1, tenant: '甲单位', system: '门户网站' },
+  { name: 'db-01', uuid: '0a000000-0000-4000-8000-000000000002', host: 'hv1', vcpus: 32, mem: 192, disk: 2, tenant: '乙单位', system: '数据中心' },
+  { name: 'app-01', uuid: '0a000000-0000-4000-8000-000000000003', host: 'hv2', vcpus: 24, mem: 128, disk: 1, tenant: '乙单位', system: '审批系统' },
+];
+
+function seed() {
+  const now = Math.floor(Date.now() / 1000);
+  const lines = [];
+  // 2 h back and 30 min ahead every 30 s: "now" stays covered while the test runs.
+  for (let ts = now - 7200, i = 0; ts <= now + 1800; ts += 30, i++) {
+    const ms = ts * 1000, el = i * 30;
+    for (const h of HOSTS) {
+      lines.push(`poolwatch_host_cpu_threads{host="${h}"} 32 ${ms}`,
+        `poolwatch_node_cpus{host="${h}"} 32 ${ms}`,
+        `poolwatch_host_memory_bytes{host="${h}"} ${256 * GiB} ${ms}`,
+        `node_memory_MemTotal_bytes{host="${h}"} ${256 * GiB} ${ms}`,
+        `node_memory_MemAvailable_bytes{host="${h}"} ${128 * GiB} ${ms}`,
+        `poolwatch_host_storage_pool_capacity_bytes{host="${h}",pool="default"} ${10 * TiB} ${ms}`,
+        `poolwatch_host_storage_pool_allocation_bytes{host="${h}",pool="default"} ${3 * TiB} ${ms}`,
+        `poolwatch_host_nic_speed_bytes{host="${h}",device="eno1"} 1250000000 ${ms}`,
+        `poolwatch_node_cpu_seconds_total{host="${h}",mode="user"} ${8 * el} ${ms}`,
+        `poolwatch_node_cpu_seconds_total{host="${h}",mode="idle"} ${24 * el} ${ms}`,
+        `node_network_receive_bytes_total{host="${h}",device="eno1"} ${100000000 * el} ${ms}`,
+        `node_network_transmit_bytes_total{host="${h}",device="eno1"} ${25000000 * el} ${ms}`,
+        `node_disk_read_bytes_total{host="${h}",device="sda"} ${5000000 * el} ${ms}`,
+        `node_disk_written_bytes_total{host="${h}",device="sda"} ${2000000 * el} ${ms}`);
+    }
+    for (const v of VMS) {
+      const l = `host="${v.host}",vm="${v.uuid}",vm_name="${v.name}"`;
+      // Usage series carry the owner's tenant label: what a tenant token may read.
+      const u = `${l},tenant="${v.tenant}"`;
+      lines.push(`poolwatch_vm_info{${l}} 1 ${ms}`, `poolwatch_vm_state{${l}} 1 ${ms}`,
+        `poolwatch_vm_vcpus{${l}} ${v.vcpus} ${ms}`,
+        `poolwatch_vm_memory_max_bytes{${l}} ${v.mem * GiB} ${ms}`,
+        `poolwatch_vm_disk_capacity_bytes{${l},device="vda"} ${v.disk * TiB} ${ms}`,
+        `poolwatch_vm_cpu_seconds_total{${u}} ${(v.vcpus / 4) * el} ${ms}`,
+        `poolwatch_vm_balloon_available_bytes{${u}} ${v.mem * GiB} ${ms}`,
+        `poolwatch_vm_balloon_unused_bytes{${u}} ${(v.mem / 2) * GiB} ${ms}`,
+        `poolwatch_vm_network_receive_bytes_total{${u},device="vnet0"} ${1000000 * el} ${ms}`,
+        `poolwatch_vm_network_transmit_bytes_total{${u},device="vnet0"} ${500000 * el} ${ms}`,
+        `poolwatch_vm_disk_read_bytes_total{${u},device="vda"} ${300000 * el} ${ms}`,
+        `poolwatch_vm_disk_written_bytes_total{${u},device="vda"} ${100000 * el} ${ms}`);
+    }
+  }
+  fs.writeFileSync(path.join(tmp, 'seed.prom'), lines.join('\n') + '\n');
+  fs.mkdirSync(data);
+  cli('import', path.join(tmp, 'seed.prom'));
+  const csv = ['使用单位,系统名称,虚拟机名称,vCPU(核),内存(GB),系统盘(GB),数据盘(GB),UUID,资源池,宿主机,确认开通日期']
+    .concat(VMS.map((v) => [v.tenant, v.system, v.name, v.vcpus, v.mem, 100, v.disk * 1024 - 100, v.uuid, 'pool-a', v.host, '2026-01-01'].join(',')));
+  fs.writeFileSync(path.join(tmp, 'inventory.csv'), csv.join('\r\n') + '\r\n');
+  cli('inventory', 'import', path.join(tmp, 'inventory.csv'));
+  fs.writeFileSync(path.join(tmp, 'collector.yaml'),
+    'pools:\n  - name: pool-a\n    hosts: [hv1, hv2]\n    cpu_overcommit: 2\n');
+  return {
+    admin: cli('token', 'create', '--role', 'admin', '--name', 'browser-admin').trim(),
+    tenant: cli('token', 'create', '--role', 'tenant', '--tenant', '甲单位', '--name', 'browser-tenant').trim(),
+  };
+}
+
+// ---- run ----------------------------------------------------------------------------------
+let coll = null, agent = null, browser = null, failed = false;
+try {
+  fs.mkdirSync(OUT, { recursive: true });
+  const tokens = seed();
+  const [agentPort, httpPort] = [await freePort(), await freePort()];
+  const base = `http://127.0.0.1:${httpPort}`;
+  const logPath = path.join(tmp, 'collector.log');
+  coll = spawn(COLLECTOR, ['--listen', `tcp://127.0.0.1:${agentPort}`, '--data', data,
+    '--http', `127.0.0.1:${httpPort}`, '--capacity-interval', '500ms', '--config',
+    path.join(tmp, 'collector.yaml'), '--web-dir', WEB],
+  { stdio: ['ignore', fs.openSync(logPath, 'a'), fs.openSync(logPath, 'a')] });
+  // One real agent (a node outside the pool, from the fixture tree): the hosts table lists agents.
+  agent = spawn(AGENT, ['--collector', `tcp://127.0.0.1:${agentPort}`, '--interval', '1s',
+    '--spool', path.join(tmp, 'spool'), '--agent-id', 'node-9', '--hostname', 'node-9',
+    '--proc-root', path.join(BASIC, 'proc'), '--sys-root', path.join(BASIC, 'sys')],
+  { stdio: ['ignore', fs.openSync(path.join(tmp, 'agent.log'), 'a'), fs.openSync(path.join(tmp, 'agent.log'), 'a')] });
+  const api = async (p, tok = tokens.admin) => {
+    const r = await fetch(base + p, { headers: { Authorization: 'Bearer ' + tok } });
+    return r.ok ? (await r.json()).data : null;
+  };
+  // The capacity thread's first pass: the pool's figures exist.
+  const pools = await waitUntil(async () => {
+    try {
+      const d = await api('/api/v1/pools');
+      const p = d && d.pools.find((x) => x.pool === 'pool-a');
+      return p && p.resources.every((r) => r.resource === 'network' || r.used_ratio !== null) ? d : null;
+    } catch (e) { return null; }
+  }, 30, 'pool-a figures from /api/v1/pools');
+  await waitUntil(async () => { try { return (await api('/api/v1/hosts')).length > 0; } catch (e) { return false; } },
+    30, 'the agent in /api/v1/hosts');
+  const apiPool = pools.pools.find((x) => x.pool === 'pool-a');
+  const res = (name) => apiPool.resources.find((r) => r.resource === name);
+  // The API agrees with the hand-worked figures (the page must show them).
+  assert.equal(apiPool.allocation_source, 'domains');
+  assert.equal(res('cpu').allocated_ratio, 72 / 128);
+  assert.equal(res('cpu').used_ratio, 0.25);
+  assert.equal(res('memory').allocated_ratio, 0.75);
+  assert.equal(res('memory').used_ratio, 0.5);
+  assert.equal(res('storage').allocated_ratio, 0.2);
+  assert.equal(res('storage').used_ratio, 0.3);
+
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--lang=zh-CN'] });
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, locale: 'zh-CN' });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  // Refused calls (the wrong token's 401, a tenant's 403s, no alerts API yet) are the
+  // browser's network log, not script errors.
+  page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(m.text()); });
+  const ready = () => page.waitForSelector('#main[data-ready="1"]', { timeout: 30000 * SLOW });
+
+  // Login: a wrong token is refused with a message; the admin token gets in.
+  await page.goto(base + '/');
+  await page.fill('#token', 'pwt_0000000000000000_nonsense');
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#login-error:not(:empty)');
+  assert.match(await page.textContent('#login-error'), /令牌无效/);
+  await page.fill('#token', tokens.admin);
+  await page.click('#login-form button[type=submit]');
+  await ready();
+  // Pool bars with the right numbers, in Chinese first.
+  const ratio = (r, k) => page.textContent(`.res[data-pool="pool-a"][data-resource="${r}"] .kind[data-kind="${k}"] .val`);
+  const want = { cpu: ['56.3 %', '25.0 %'], memory: ['75.0 %', '50.0 %'], storage: ['20.0 %', '30.0 %'] };
+  for (const [r, [a, u]] of Object.entries(want)) {
+    assert.equal(await ratio(r, 'allocated'), a, `${r} allocated`);
+    assert.equal(await ratio(r, 'used'), u, `${r} used`);
+  }
+  // Every bar's text equals /api/v1/pools' figure (network included).
+  for (const r of apiPool.resources)
+    for (const k of r.resource === 'network' ? ['used'] : ['allocated', 'used'])
+      assert.equal(await ratio(r.resource, k), (r[k + '_ratio'] * 100).toFixed(1) + ' %', `${r.resource} ${k}`);
+  // Memory allocated is over 70 %: its bar is marked.
+  assert.equal(await page.getAttribute('.res[data-resource="memory"] .kind[data-kind="allocated"] .fill', 'class'), 'fill warn');
+  assert.match(await page.textContent('.res[data-resource="memory"] .kind[data-kind="allocated"] .days'), /距 70%: 已达到/);
+  assert.match(await page.textContent('.pool h3'), /pool-a/);
+  await page.waitForSelector('.trend .uplot, .trend .empty');
+  await page.screenshot({ path: path.join(OUT, 'overview-zh.png'), fullPage: true });
+
+  // Hosts table, then a host's charts.
+  await page.click('#nav-hosts');
+  await ready();
+  await page.waitForSelector('.tabulator-row');
+  const hostCells = await page.$$eval('.tabulator-row .tabulator-cell[tabulator-field="host"]', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(hostCells, ['node-9']);   // agents, not imported history
+  await page.click('.tabulator-row .tabulator-cell[tabulator-field="host"]');
+  await page.waitForFunction(() => location.hash === '#/host/node-9');
+  await ready();
+  await page.waitForSelector('.chart[data-chart="memory"] .uplot');
+  await page.goto(base + '/#/host/hv1/6h');
+  await ready();
+  await page.waitForSelector('.chart[data-chart="cpu"] .uplot');
+  for (const c of ['cpu', 'memory', 'disk', 'network'])
+    assert.ok(Number(await page.getAttribute(`.chart[data-chart="${c}"]`, 'data-points')) > 0, `host ${c} chart has points`);
+  assert.equal(await page.getAttribute('#main', 'data-step'), '60');
+  await page.screenshot({ path: path.join(OUT, 'host-6h.png'), fullPage: true });
+  // Change the range: 30 days reads with a 3-hour step.
+  await page.click('.ranges button[data-range="30d"]');
+  await page.waitForFunction(() => location.hash.endsWith('/30d'));
+  await ready();
+  assert.equal(await page.getAttribute('#main', 'data-step'), '10800');
+  assert.equal(await page.getAttribute('.ranges button.on', 'data-range'), '30d');
+  await page.waitForSelector('.chart[data-chart="memory"] .uplot');
+
+  // VMs table: every VM, searchable; a click opens its charts.
+  await page.click('nav a[data-page="vms"]');
+  await ready();
+  await page.waitForSelector('.tabulator-row');
+  const names = async () => (await page.$$eval('.tabulator-row .tabulator-cell[tabulator-field="name"]', (els) => els.map((e) => e.textContent))).sort();
+  assert.deepEqual(await names(), ['app-01', 'db-01', 'web-01']);
+  await page.fill('.search', '审批');
+  await waitUntil(async () => (await names()).length === 1, 10, 'the search to filter');
+  assert.deepEqual(await names(), ['app-01']);
+  await page.screenshot({ path: path.join(OUT, 'vms-search.png'), fullPage: true });
+  await page.click('.tabulator-row .tabulator-cell[tabulator-field="name"]');
+  await page.waitForFunction(() => location.hash === '#/vm/app-01');
+  await ready();
+  await page.waitForSelector('.chart[data-chart="cpu"] .uplot');
+  for (const c of ['cpu', 'memory', 'disk', 'network'])
+    assert.ok(Number(await page.getAttribute(`.chart[data-chart="${c}"]`, 'data-points')) > 0, `vm ${c} chart has points`);
+  await page.screenshot({ path: path.join(OUT, 'vm-app-01.png'), fullPage: true });
+
+  // Language switch: English labels; back to Chinese, the CJK glyphs render with a real font.
+  await page.click('#lang');
+  await ready();
+  assert.equal(await page.textContent('nav a[data-page="vms"]'), 'VMs');
+  assert.match(await page.textContent('#main h2'), /^VM app-01$/);
+  await page.click('nav a[data-page="overview"]');
+  await ready();
+  assert.match(await ratio('memory', 'allocated'), /75\.0 %/);
+  assert.match(await page.textContent('.res[data-resource="memory"] .res-name b'), /Memory/);
+  await page.screenshot({ path: path.join(OUT, 'overview-en.png'), fullPage: true });
+  await page.click('#lang');
+  await ready();
+  assert.equal(await page.textContent('nav a[data-page="overview"]'), '总览');
+  // A CJK string is as wide as its glyphs: a missing font would render tofu boxes of one width.
+  const widths = await page.evaluate(() => {
+    const c = document.createElement('canvas').getContext('2d');
+    c.font = getComputedStyle(document.body).fontSize + ' ' + getComputedStyle(document.documentElement).fontFamily;
+    return [c.measureText('资源池').width, c.measureText('口口口').width, document.fonts.check('14px "Noto Sans CJK SC"')];
+  });
+  assert.ok(widths[0] > 0, 'CJK text has width');
+  assert.ok(widths[2], 'Noto Sans CJK SC is available to the page (fonts-noto-cjk)');
+
+  // Tenant: no pools, no hosts tab; only its own VM, and that VM's charts.
+  await page.click('#logout');
+  await page.fill('#token', tokens.tenant);
+  await page.click('#login-form button[type=submit]');
+  await ready();
+  assert.match(await page.textContent('#main'), /无权查看全局资源池/);
+  assert.equal(await page.isVisible('#nav-hosts'), false);
+  assert.match(await page.textContent('#who'), /甲单位/);
+  await page.waitForSelector('.tabulator-row');
+  assert.deepEqual(await names(), ['web-01']);
+  await page.screenshot({ path: path.join(OUT, 'tenant-overview.png'), fullPage: true });
+  await page.click('nav a[data-page="vms"]');
+  await ready();
+  await page.waitForSelector('.tabulator-row');
+  assert.deepEqual(await names(), ['web-01']);
+  await page.goto(base + '/#/vm/web-01');
+  await ready();
+  await page.waitForSelector('.chart[data-chart="network"] .uplot');
+  assert.ok(Number(await page.getAttribute('.chart[data-chart="network"]', 'data-points')) > 0);
+  // Another tenant's VM: nothing to see.
+  await page.goto(base + '/#/vm/db-01');
+  await ready();
+  assert.equal(await page.$$eval('.chart', (els) => els.map((e) => Number(e.dataset.points)).reduce((a, b) => a + b, 0)), 0);
+  await page.screenshot({ path: path.join(OUT, 'tenant-other-vm.png'), fullPage: true });
+  assert.deepEqual(errors, [], 'no script errors in the page');
+  console.log('ok: login, pool gauges, hosts, host and VM charts, range, language, tenant scope; screenshots in ' + OUT);
+} catch (e) {
+  failed = true;
+  console.error(e);
+  try { console.error(fs.readFileSync(path.join(tmp, 'collector.log'), 'utf8').slice(-3000)); } catch (e2) { /* none */ }
+} finally {
+  if (browser) await browser.close();
+  if (agent && agent.exitCode === null) {
+    agent.kill('SIGTERM');
+    await new Promise((r) => agent.once('exit', r));
+  }
+  if (coll && coll.exitCode === null) {
+    coll.kill('SIGTERM');
+    await new Promise((r) => coll.once('exit', r));
+    if (coll.exitCode !== 0 && !failed) { console.error('collector exited ' + coll.exitCode); failed = true; }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
