@@ -92,7 +92,7 @@ ae_emit(void *ctx, json_t *labels, double value)
     const char          *k;
     json_t              *v;
 
-    if (!isfinite(value) && !isinf(value)) {
+    if (isnan(value)) {
         json_decref(labels);
         return PW_OK;
     }
@@ -258,7 +258,8 @@ ae_step(pw_alert_wtxn *w, ae_pass *p, const pw_alert_rule *r, ae_inst *in, json_
     json_object_set_new(rec, "fingerprint", json_string(in->fp));
     json_object_set(rec, "labels", in->labels);
     json_object_set_new(rec, "annotations", ann);
-    json_object_set_new(rec, "value", json_real(in->value));
+    /* JSON has no infinity: a ratio over a zero capacity is stored as null. */
+    json_object_set_new(rec, "value", isfinite(in->value) ? json_real(in->value) : json_null());
     json_object_set_new(rec, "updated", json_integer(p->t));
     if (old == NULL) {
         json_object_set_new(rec, "active_since", json_integer(p->t));
@@ -341,6 +342,8 @@ ae_enqueue(pw_alert_wtxn *w, ae_pass *p, const pw_alert_receiver *r, json_t *bod
                      "created_ms", (json_int_t) p->t);
     if (note == NULL)
         return PW_ENOMEM;
+    if (r->ca_file != NULL)
+        json_object_set_new(note, "ca_file", json_string(r->ca_file));
     rc = pw_alert_w_enqueue(w, note, &dropped);
     json_decref(note);
     if (rc == PW_OK) {
@@ -497,14 +500,19 @@ ae_suppress(pw_alert_wtxn *w, ae_pass *p)
     }
     json_array_foreach(p->firing, i, rec) {
         json_t *ids = json_array(), *s, *labels = json_object_get(rec, "labels");
+        json_t *old = json_object_get(rec, "silenced_by");
         size_t  k;
         bool    inh = pw_alert_inhibited(p->e->cfg, labels, p->firing);
+        bool    was = ae_suppressed(rec);
 
+        if (ids == NULL) {
+            rc = PW_ENOMEM;
+            break;
+        }
         json_array_foreach(p->silences, k, s)
             if (pw_alert_matchers_match(json_object_get(s, "matchers"), labels))
                 json_array_append(ids, json_object_get(s, "id"));
-        if (!json_equal(ids, json_object_get(rec, "silenced_by") ? json_object_get(rec, "silenced_by")
-                                                                 : json_array_size(ids) ? NULL : ids)
+        if (!(old != NULL ? json_equal(old, ids) : json_array_size(ids) == 0)
             || inh != json_is_true(json_object_get(rec, "inhibited"))) {
             json_object_set(rec, "silenced_by", ids);
             json_object_set_new(rec, "inhibited", json_boolean(inh));
@@ -513,8 +521,12 @@ ae_suppress(pw_alert_wtxn *w, ae_pass *p)
         json_decref(ids);
         if (rc != PW_OK)
             break;
-        if (!ae_suppressed(rec))
+        if (!ae_suppressed(rec)) {
             json_array_append(keep_f, rec);
+            /* No longer silenced or inhibited: notified as if it had just fired. */
+            if (was && ae_find_rec(p->changed, rec) == NULL)
+                json_array_append(p->changed, rec);
+        }
     }
     json_array_foreach(p->changed, i, rec) {
         json_t *now = ae_find_rec(p->firing, rec);

@@ -83,6 +83,7 @@ typedef struct pw_alert_receiver {
     char              name[PW_ALERT_NAME_MAX];
     pw_alert_rcv_type type;
     char             *url;          /* owned: webhook URL, or Alertmanager base URL */
+    char             *ca_file;      /* owned, may be NULL: PEM CAs for https (default: the system's) */
     json_t           *group_by;     /* array of label names (webhook) */
     int64_t           resend_ms;    /* alertmanager: firing alerts re-sent this often */
 } pw_alert_receiver;

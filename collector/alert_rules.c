@@ -92,6 +92,7 @@ struct ar {
     const char *path;
     char       *msg;
     size_t      msglen;
+    bool        touched[PW_ALERT_MAX_RULES];   /* rules the document being read named */
 };
 
 const pw_alert_kind_ops *
@@ -210,6 +211,7 @@ pw_alert_config_free(pw_alert_config *c)
         ar_rule_fini(&c->rules[i]);
     for (size_t i = 0; i < c->nrcv; i++) {
         free(c->rcv[i].url);
+        free(c->rcv[i].ca_file);
         json_decref(c->rcv[i].group_by);
     }
     free(c->rules);
@@ -318,12 +320,11 @@ ar_rule_keys(ar *a, struct fy_node *n, pw_alert_rule *r)
 
 /* Finds or adds the rule named by entry n, then applies its keys. */
 static pw_err
-ar_rule(ar *a, pw_alert_config *c, struct fy_node *n, bool builtin)
+ar_rule(ar *a, pw_alert_config *c, struct fy_node *n)
 {
     struct fy_node *nk, *kk;
     const char     *name, *kind;
     pw_alert_rule  *r = NULL;
-    pw_err          rc;
 
     if (!fy_node_is_mapping(n))
         return ar_fail(a, n, "rules: each rule must be a mapping (name:, kind:, ...)");
@@ -341,7 +342,7 @@ ar_rule(ar *a, pw_alert_config *c, struct fy_node *n, bool builtin)
     for (size_t i = 0; i < c->nrules; i++)
         if (strcmp(c->rules[i].name, name) == 0)
             r = &c->rules[i];
-    if (r != NULL && builtin)
+    if (r != NULL && a->touched[r - c->rules])
         return ar_fail(a, nk, "rules: \"%s\" is defined twice", name);
     if (r != NULL && kind != NULL && strcmp(kind, r->kind->name) != 0)
         return ar_fail(a, kk, "rules: %s is a built-in rule of kind %s; its kind cannot change "
@@ -371,9 +372,8 @@ ar_rule(ar *a, pw_alert_config *c, struct fy_node *n, bool builtin)
         r->threshold = NAN;
         c->nrules++;
     }
-    if ((rc = ar_rule_keys(a, n, r)) != PW_OK)
-        return rc;
-    return PW_OK;
+    a->touched[r - c->rules] = true;
+    return ar_rule_keys(a, n, r);
 }
 
 static pw_err
@@ -415,6 +415,12 @@ ar_receiver(ar *a, pw_alert_config *c, struct fy_node *n)
             free(r->url);
             if ((r->url = strdup(vs)) == NULL)
                 return PW_ENOMEM;
+        } else if (strcmp(ks, "ca_file") == 0) {
+            if (vs == NULL || vs[0] == '\0')
+                return ar_fail(a, k, "receivers: ca_file must be a file of PEM CA certificates");
+            free(r->ca_file);
+            if ((r->ca_file = strdup(vs)) == NULL)
+                return PW_ENOMEM;
         } else if (strcmp(ks, "group_by") == 0) {
             struct fy_node *item;
             void           *iit = NULL;
@@ -434,7 +440,7 @@ ar_receiver(ar *a, pw_alert_config *c, struct fy_node *n)
             if (!pw_alert_yaml_duration(v, &r->resend_ms) || r->resend_ms < 1000)
                 return ar_fail(a, k, "receivers: resend must be a duration of at least 1s");
         } else {
-            return ar_fail(a, k, "receivers: unknown key \"%s\" (name, type, url, group_by, resend)", ks);
+            return ar_fail(a, k, "receivers: unknown key \"%s\" (name, type, url, ca_file, group_by, resend)", ks);
         }
     }
     if (r->name[0] == '\0' || !has_type || r->url == NULL)
@@ -503,9 +509,9 @@ ar_inhibit(ar *a, pw_alert_config *c, struct fy_node *k, struct fy_node *v)
     return PW_OK;
 }
 
-/* Reads the alerts: section of doc into c. builtin: the defaults' text. */
+/* Reads the alerts: section of doc into c (the built-ins' text, then the file). */
 static pw_err
-ar_section(ar *a, pw_alert_config *c, struct fy_document *doc, bool builtin)
+ar_section(ar *a, pw_alert_config *c, struct fy_document *doc)
 {
     struct fy_node      *root = fy_document_root(doc), *sec, *rules;
     struct fy_node_pair *pair;
@@ -536,7 +542,7 @@ ar_section(ar *a, pw_alert_config *c, struct fy_document *doc, bool builtin)
             if (rules == NULL || !fy_node_is_sequence(rules))
                 return ar_fail(a, k, "rules must be a list");
             while ((n = fy_node_sequence_iterate(rules, &rit)) != NULL)
-                if ((rc = ar_rule(a, c, n, builtin)) != PW_OK)
+                if ((rc = ar_rule(a, c, n)) != PW_OK)
                     return rc;
         } else if (strcmp(ks, "receivers") == 0) {
             struct fy_node *n;
@@ -590,23 +596,17 @@ ar_finish(ar *a, pw_alert_config *c)
 }
 
 static pw_err
-ar_doc(ar *a, pw_alert_config *c, struct fy_document *doc, bool builtin)
-{
-    return ar_section(a, c, doc, builtin);
-}
-
-static pw_err
 ar_load(const char *yaml, size_t len, const char *path, bool is_file, pw_alert_config **out,
         char *msg, size_t msglen)
 {
     struct fy_parse_cfg pcfg = { .flags = FYPCF_QUIET };
     struct fy_document *def = NULL, *doc = NULL;
     pw_alert_config    *c = calloc(1, sizeof *c);
-    ar                  a = { .path = "(built-in rules)", .msg = msg, .msglen = msglen };
+    ar                 *a = calloc(1, sizeof *a);
     pw_err              rc = PW_ENOMEM;
 
     *out = NULL;
-    if (c == NULL || (c->rules = calloc(PW_ALERT_MAX_RULES, sizeof *c->rules)) == NULL
+    if (a == NULL || c == NULL || (c->rules = calloc(PW_ALERT_MAX_RULES, sizeof *c->rules)) == NULL
         || (c->rcv = calloc(PW_ALERT_MAX_RECEIVERS, sizeof *c->rcv)) == NULL
         || (c->inhibit = calloc(PW_ALERT_MAX_RECEIVERS, sizeof *c->inhibit)) == NULL)
         goto out;
@@ -615,9 +615,14 @@ ar_load(const char *yaml, size_t len, const char *path, bool is_file, pw_alert_c
         rc = PW_EINVAL;
         goto out;
     }
-    if ((rc = ar_doc(&a, c, def, true)) != PW_OK)
+    a->path = "(built-in rules)";
+    a->msg = msg;
+    a->msglen = msglen;
+    if ((rc = ar_section(a, c, def)) != PW_OK)
         goto out;
-    a.path = path;
+    /* The file's rules: each may name a built-in once. */
+    memset(a->touched, 0, sizeof a->touched);
+    a->path = path;
     if (is_file) {
         FILE *probe = fopen(path, "r");
 
@@ -636,12 +641,13 @@ ar_load(const char *yaml, size_t len, const char *path, bool is_file, pw_alert_c
         rc = PW_EINVAL;
         goto out;
     }
-    if (doc != NULL && (rc = ar_doc(&a, c, doc, false)) != PW_OK)
+    if (doc != NULL && (rc = ar_section(a, c, doc)) != PW_OK)
         goto out;
-    rc = ar_finish(&a, c);
+    rc = ar_finish(a, c);
 out:
     if (rc == PW_ENOMEM)
         snprintf(msg, msglen, "config %s: out of memory", path);
+    free(a);
     fy_document_destroy(def);
     fy_document_destroy(doc);
     if (rc != PW_OK)

@@ -215,6 +215,10 @@ test_override_and_errors(void **state)
           "      annotations: {a: '{{ $foo }}'}\n", "is not supported" },
         { "alerts:\n  receivers:\n    - {name: a, type: email, url: 'http://x'}\n", "type must be webhook" },
         { "alerts:\n  rules:\n    - name: PoolCapacityWarning\n      kind: expr\n", "its kind cannot change" },
+        { "alerts:\n  rules:\n    - {name: AgentSilent, threshold: 4}\n    - {name: AgentSilent, threshold: 5}\n",
+          "test.yaml:4: alerts: rules: \"AgentSilent\" is defined twice" },
+        { "alerts:\n  inhibit:\n    - {source: {severity: critical}, equal: [pool]}\n",
+          "inhibit: each entry needs source, target and equal" },
     };
 
     (void) f;
@@ -443,6 +447,172 @@ test_webhook_body(void **state)
     assert_int_equal(pw_alert_db_active(f->db, first_note, NULL), PW_OK);
 }
 
+
+/* Count queued notifications, and the labels of the alerts in the newest one. */
+typedef struct qseen {
+    size_t n;
+    json_t *last;
+} qseen;
+
+static void
+queue_drain(fx *f, int64_t now, qseen *q)
+{
+    uint64_t id;
+    json_t  *note;
+    int64_t  next;
+
+    while (pw_alert_db_queue_due(f->db, now, &id, &note, &next) == PW_OK) {
+        q->n++;
+        json_decref(q->last);
+        q->last = json_incref(json_object_get(json_object_get(note, "body"), "alerts"));
+        json_decref(note);
+        assert_int_equal(pw_alert_db_queue_done(f->db, id), PW_OK);
+    }
+}
+
+static int
+find_active(void *ctx, json_t *rec)
+{
+    json_t *arr = ctx;
+
+    json_array_append(arr, rec);
+    return 0;
+}
+
+/* A critical of the same pool, resource and measure keeps the warning from notification. */
+static void
+test_inhibition(void **state)
+{
+    fx     *f = *state;
+    qseen   q = { 0 };
+    json_t *act = json_array(), *a;
+    size_t  i, inhibited = 0;
+
+    fx_config(f, "alerts:\n  rules:\n    - {name: PoolCapacityWarning, for: 0}\n"
+                 "    - {name: PoolCapacityCritical, for: 0}\n"
+                 "  receivers:\n    - {name: ops, type: webhook, url: 'http://127.0.0.1:9/h'}\n");
+    put(f, "poolwatch_pool_allocated_ratio", T0, 0.9, "pool", "p5", "resource", "cpu", NULL);
+    put(f, "poolwatch_pool_used_ratio", T0, 0.75, "pool", "p5", "resource", "cpu", NULL);
+    step(f, T0);
+    queue_drain(f, T0, &q);
+    assert_int_equal(q.n, 1);
+    /* allocated: critical only; used (0.75): its warning, nothing inhibits it. */
+    assert_int_equal(json_array_size(q.last), 2);
+    json_array_foreach(q.last, i, a) {
+        json_t *l = json_object_get(a, "labels");
+
+        assert_true(strcmp(json_string_value(json_object_get(l, "measure")), "used") == 0
+                    ? strcmp(json_string_value(json_object_get(l, "severity")), "warning") == 0
+                    : strcmp(json_string_value(json_object_get(l, "severity")), "critical") == 0);
+    }
+    assert_int_equal(pw_alert_db_active(f->db, find_active, act), PW_OK);
+    assert_int_equal(json_array_size(act), 3);
+    json_array_foreach(act, i, a)
+        inhibited += json_is_true(json_object_get(a, "inhibited"));
+    assert_int_equal(inhibited, 1);
+    /* The critical resolves at 0.79 (clear 0.8): the warning is notified now. */
+    put(f, "poolwatch_pool_allocated_ratio", T0 + MIN, 0.79, "pool", "p5", "resource", "cpu", NULL);
+    put(f, "poolwatch_pool_used_ratio", T0 + MIN, 0.75, "pool", "p5", "resource", "cpu", NULL);
+    step(f, T0 + MIN);
+    queue_drain(f, T0 + MIN, &q);
+    assert_int_equal(q.n, 2);
+    json_array_foreach(q.last, i, a) {
+        json_t *l = json_object_get(a, "labels");
+
+        if (strcmp(json_string_value(json_object_get(l, "measure")), "allocated") == 0)
+            assert_string_equal(json_string_value(json_object_get(a, "status")),
+                                strcmp(json_string_value(json_object_get(l, "severity")), "critical") == 0
+                                ? "resolved" : "firing");
+    }
+    assert_int_equal(json_array_size(q.last), 3);
+    json_decref(q.last);
+    json_decref(act);
+}
+
+/* A silence in force keeps an alert from notification; when it ends, it is notified. */
+static void
+test_silence(void **state)
+{
+    fx      *f = *state;
+    qseen    q = { 0 };
+    json_t  *m1 = NULL, *m2 = NULL, *sil, *act = json_array();
+    char     msg[256];
+    uint64_t id;
+
+    fx_config(f, "alerts:\n  rules:\n    - {name: PoolCapacityCritical, for: 0}\n"
+                 "  receivers:\n    - {name: ops, type: webhook, url: 'http://127.0.0.1:9/h'}\n");
+    assert_int_equal(pw_alert_matcher_parse("pool=p6", &m1, msg, sizeof msg), PW_OK);
+    assert_int_equal(pw_alert_matcher_parse("alertname=~Pool.*Critical", &m2, msg, sizeof msg), PW_OK);
+    assert_int_equal(pw_alert_matcher_parse("=x", &sil, msg, sizeof msg), PW_EINVAL);
+    assert_int_equal(pw_alert_matcher_parse("a=~(", &sil, msg, sizeof msg), PW_EINVAL);
+    sil = json_pack("{s:[oo],s:I,s:I,s:s,s:s}", "matchers", m1, m2, "starts_ms", (json_int_t) T0,
+                    "ends_ms", (json_int_t) (T0 + 10 * MIN), "author", "tester", "comment", "maintenance");
+    assert_int_equal(pw_alert_silence_add(f->db, sil, &id), PW_OK);
+    json_decref(sil);
+    for (int m = 0; m <= 12; m++) {
+        put(f, "poolwatch_pool_used_ratio", T0 + m * MIN, 0.9, "pool", "p6", "resource", "memory", NULL);
+        put(f, "poolwatch_pool_used_ratio", T0 + m * MIN, 0.9, "pool", "p7", "resource", "memory", NULL);
+        step(f, T0 + m * MIN);
+        queue_drain(f, T0 + m * MIN, &q);
+        if (m == 0) {
+            /* p7 only (groups are per pool). */
+            assert_int_equal(q.n, 1);
+            assert_string_equal(json_string_value(json_object_get(json_object_get(
+                json_array_get(q.last, 0), "labels"), "pool")), "p7");
+        }
+    }
+    /* The silence ended at minute 10: p6 was notified then, once. */
+    assert_int_equal(q.n, 2);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(
+        json_array_get(q.last, 0), "labels"), "pool")), "p6");
+    assert_int_equal(pw_alert_db_active(f->db, find_active, act), PW_OK);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(act, 0), "silenced_by")), 0);
+    assert_int_equal(pw_alert_silence_expire(f->db, id, T0), PW_OK);
+    assert_int_equal(pw_alert_silence_expire(f->db, id + 100, T0), PW_ENOENT);
+    json_decref(q.last);
+    json_decref(act);
+}
+
+/* HostDown: only the hosts of the inventory's pools, labelled with their pool. */
+static void
+test_host_down(void **state)
+{
+    fx           *f = *state;
+    hist          h = { .rule = "HostDown" }, a = { .rule = "AgentSilent" };
+    pw_inventory *inv = NULL;
+    pw_alert_engine *eng = NULL;
+    pw_alert_engine_opts o = { .store = f->store, .db = f->db, .notify = false };
+    const char   *hosts[] = { "hv1", "hv-never" };
+    pw_pool_def   def = { .name = "pool-a", .hosts = hosts, .nhosts = 2,
+                          .cpu_overcommit = 1, .memory_overcommit = 1 };
+    char          msg[512];
+    pw_alert_pass p;
+    int64_t       stop = T0 + 10 * MIN;
+
+    assert_int_equal(pw_inventory_open(f->dir, false, &inv, msg, sizeof msg), PW_OK);
+    assert_int_equal(pw_inventory_pool_set(inv, T0 - MIN, &def), PW_OK);
+    o.inv = inv;
+    assert_int_equal(pw_alert_engine_new(&o, f->cfg, &eng), PW_OK);
+    for (int64_t ts = T0; ts <= stop; ts += 10000) {
+        put(f, "poolwatch_agent_frame_seq", ts, 1, "host", "hv1", "boot", "b", NULL);
+        put(f, "poolwatch_agent_frame_seq", ts, 1, "host", "node9", "boot", "b", NULL);
+    }
+    assert_int_equal(pw_alert_eval_at(eng, stop + 40000, &p, msg, sizeof msg), PW_OK);
+    history(f, &h);
+    history(f, &a);
+    assert_string_equal(h.text, "inactive>firing@10");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(h.last, "labels"), "pool")), "pool-a");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(h.last, "labels"), "host")), "hv1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(h.last, "labels"), "severity")),
+                        "critical");
+    /* Every silent agent is AgentSilent; a pool host that never reported is neither. */
+    assert_int_equal(a.n, 2);
+    pw_alert_engine_free(eng);
+    pw_inventory_close(inv);
+    json_decref(h.last);
+    json_decref(a.last);
+}
+
 int
 main(void)
 {
@@ -455,6 +625,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_reload_keeps_state, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_nodata, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_webhook_body, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_inhibition, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_silence, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_host_down, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

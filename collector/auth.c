@@ -596,25 +596,41 @@ static const bool auth_table[AUTH_NROLES][PW_ACT_COUNT_] = {
         [PW_ACT_READ_INVENTORY] = true, [PW_ACT_WRITE_INVENTORY] = true,
         [PW_ACT_READ_POOLS] = true, [PW_ACT_READ_ALERTS] = true, [PW_ACT_WRITE_ALERTS] = true,
         [PW_ACT_READ_REPORTS] = true, [PW_ACT_READ_AUDIT] = true, [PW_ACT_ADMIN_TOKENS] = true,
-        [PW_ACT_READ_SELF_METRICS] = true,
+        [PW_ACT_READ_SELF_METRICS] = true, [PW_ACT_WHOAMI] = true,
     },
     [PW_ROLE_OPERATOR] = {
         [PW_ACT_READ_METRICS] = true, [PW_ACT_READ_HOSTS] = true,
         [PW_ACT_READ_INVENTORY] = true, [PW_ACT_WRITE_INVENTORY] = true,
         [PW_ACT_READ_POOLS] = true, [PW_ACT_READ_ALERTS] = true, [PW_ACT_WRITE_ALERTS] = true,
-        [PW_ACT_READ_REPORTS] = true, [PW_ACT_READ_SELF_METRICS] = true,
+        [PW_ACT_READ_REPORTS] = true, [PW_ACT_READ_SELF_METRICS] = true, [PW_ACT_WHOAMI] = true,
     },
     [PW_ROLE_AUDITOR] = {
         [PW_ACT_READ_METRICS] = true, [PW_ACT_READ_HOSTS] = true,
         [PW_ACT_READ_INVENTORY] = true, [PW_ACT_READ_POOLS] = true,
         [PW_ACT_READ_ALERTS] = true, [PW_ACT_READ_REPORTS] = true,
-        [PW_ACT_READ_AUDIT] = true, [PW_ACT_READ_SELF_METRICS] = true,
+        [PW_ACT_READ_AUDIT] = true, [PW_ACT_READ_SELF_METRICS] = true, [PW_ACT_WHOAMI] = true,
     },
     [PW_ROLE_TENANT] = {
         [PW_ACT_READ_METRICS] = true, [PW_ACT_READ_INVENTORY] = true,
-        [PW_ACT_READ_ALERTS] = true, [PW_ACT_READ_REPORTS] = true,
+        [PW_ACT_READ_ALERTS] = true, [PW_ACT_READ_REPORTS] = true, [PW_ACT_WHOAMI] = true,
     },
 };
+
+/* For /api/v1/whoami's list of what a token may do; a new action needs a name here. */
+static const char *const auth_action_names[PW_ACT_COUNT_] = {
+    [PW_ACT_READ_METRICS] = "read_metrics",     [PW_ACT_READ_HOSTS] = "read_hosts",
+    [PW_ACT_READ_INVENTORY] = "read_inventory", [PW_ACT_WRITE_INVENTORY] = "write_inventory",
+    [PW_ACT_READ_POOLS] = "read_pools",         [PW_ACT_READ_ALERTS] = "read_alerts",
+    [PW_ACT_WRITE_ALERTS] = "write_alerts",     [PW_ACT_READ_REPORTS] = "read_reports",
+    [PW_ACT_READ_AUDIT] = "read_audit",         [PW_ACT_ADMIN_TOKENS] = "admin_tokens",
+    [PW_ACT_READ_SELF_METRICS] = "read_self_metrics", [PW_ACT_WHOAMI] = "whoami",
+};
+
+const char *
+pw_action_name(pw_action a)
+{
+    return (unsigned) a < PW_ACT_COUNT_ ? auth_action_names[a] : NULL;
+}
 
 bool
 pw_auth_allows(const pw_principal *who, pw_action a)

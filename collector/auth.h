@@ -137,9 +137,13 @@ typedef enum pw_action {
     PW_ACT_READ_AUDIT,
     PW_ACT_ADMIN_TOKENS,
     PW_ACT_READ_SELF_METRICS, /* /metrics */
+    PW_ACT_WHOAMI,            /* /api/v1/whoami: the caller's own token (every role) */
     PW_ACT_COUNT_
 } pw_action;
 
 bool pw_auth_allows(const pw_principal *who, pw_action a);
+
+/* "read_metrics", "read_hosts", ... (the enum's name in lower case); NULL for an unknown action. */
+const char *pw_action_name(pw_action a);
 
 #endif

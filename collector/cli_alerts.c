@@ -8,11 +8,17 @@
  *   poolwatch alerts [--history [--from T] [--to T]] [--tenant T] [--format table|csv|json]
  *   poolwatch alerts backtest --from T --to T [--step D] [--config FILE] [--format ...]
  *   poolwatch alerts rules [--config FILE]          the rules in effect, as JSON
+ *   poolwatch alerts silence add MATCHER... (--duration D | --until T) [--author A] [--comment C]
+ *   poolwatch alerts silence list [--format ...]
+ *   poolwatch alerts silence expire ID
+ * Silences are written to alerts.mdb (also while the collector runs) and
+ * recorded in the audit log.
  */
 #include "cli.h"
 
 #include <errno.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +41,20 @@ ca_usage(FILE *f)
         "                 [--limit N] [--format table|csv|json]\n"
         "       poolwatch [--data DIR] [--config FILE] alerts backtest --from T --to T [--step D]\n"
         "                 [--format table|csv|json]\n"
-        "       poolwatch [--config FILE] alerts rules\n\n"
+        "       poolwatch [--config FILE] alerts rules\n"
+        "       poolwatch [--data DIR] alerts silence add MATCHER... (--duration D | --until T)\n"
+        "                 [--author NAME] [--comment TEXT]\n"
+        "       poolwatch [--data DIR] alerts silence list [--format table|csv|json]\n"
+        "       poolwatch [--data DIR] alerts silence expire ID\n\n"
         "Without a subcommand: the active alerts (pending, firing); --history: every\n"
         "transition with --from <= time <= --to (default the last 7 days).\n"
         "backtest evaluates the rules (built-in, plus the --config file's alerts:) every\n"
         "--step (default 1m) from --from to --to over the stored data, in a scratch\n"
         "database, and prints the transitions; nothing is sent or stored.\n"
         "rules prints the rules in effect (built-in, then the file's) as JSON.\n"
+        "silence: alerts whose labels match every MATCHER (name=value, name!=value,\n"
+        "name=~regex, name!~regex; regexes anchored) are not notified until the\n"
+        "silence ends; they still change state and are kept in the history.\n"
         "TIME is %s.\n", CA_TIME_HINT);
 }
 
@@ -116,8 +129,14 @@ ca_print(json_t *list, bool history, pw_out_format fmt)
             else
                 pw_table_add(t, row);
         } else {
-            const char *row[] = { ca_str(rec, "state"), ca_str(rec, "rule"), sev ? sev : "", labels,
+            char        state[48];
+            const char *row[] = { state, ca_str(rec, "rule"), sev ? sev : "", labels,
                                   val, t1, t2, ca_str(rec, "fingerprint") };
+
+            /* Kept from notification: shown with the state. */
+            snprintf(state, sizeof state, "%s%s", ca_str(rec, "state"),
+                     json_array_size(json_object_get(rec, "silenced_by")) > 0 ? " (silenced)"
+                     : json_is_true(json_object_get(rec, "inhibited")) ? " (inhibited)" : "");
 
             if (fmt == PW_OUT_CSV)
                 pw_out_csv_row(stdout, 8, row);
@@ -216,6 +235,208 @@ out:
     return rc;
 }
 
+/* Records a silence change in the audit log (DIR/security.mdb), as the other admin commands do. */
+static void
+ca_audit(const pw_cli *g, const char *action, const char *object)
+{
+    pw_security *s = NULL;
+    pw_audit_rec r;
+    pw_err       e;
+
+    if (pw_cli_open_security(g, false, &s) != PW_CLI_OK) {
+        pw_cli_err("%s: could not be recorded in the audit log", action);
+        return;
+    }
+    pw_cli_audit_rec(&r, action, object);
+    if ((e = pw_audit_append(s, &r)) != PW_OK)
+        pw_cli_err("%s: could not be recorded in the audit log: %s", action, pw_strerror(e));
+    pw_security_close(s);
+}
+
+static int
+ca_silence_collect(void *ctx, json_t *s)
+{
+    json_array_append(ctx, s);
+    return 0;
+}
+
+typedef struct ca_sil_opts {
+    const char   *duration, *until, *author, *comment;
+    pw_out_format fmt;
+} ca_sil_opts;
+
+/* alerts silence add|list|expire: argv[1] is "silence", argv[2] the verb, then its arguments. */
+static int
+ca_silence(pw_cli *g, int npos, char **argv, const ca_sil_opts *o)
+{
+    const char  *verb = npos >= 2 ? argv[2] : "";
+    pw_alert_db *db = NULL;
+    json_t      *matchers = NULL, *sil = NULL, *list = NULL;
+    char         msg[512], object[256];
+    int64_t      now = pw_now_ms(), ends = 0, d;
+    int          rc = PW_CLI_USAGE;
+    pw_err       e;
+
+    if (strcmp(verb, "add") != 0 && strcmp(verb, "list") != 0 && strcmp(verb, "expire") != 0) {
+        pw_cli_err("alerts silence: add, list or expire (see poolwatch alerts --help)");
+        return PW_CLI_USAGE;
+    }
+    if (strcmp(verb, "add") == 0) {
+        struct passwd *pw = getpwuid(geteuid());
+        const char    *author = o->author ? o->author : pw ? pw->pw_name : "cli";
+        size_t         off = 0;
+
+        if (npos < 3) {
+            pw_cli_err("alerts silence add: at least one MATCHER (pool=pool-a, alertname=~Pool.*)");
+            return PW_CLI_USAGE;
+        }
+        if ((o->duration == NULL) == (o->until == NULL)) {
+            pw_cli_err("alerts silence add: give --duration D or --until TIME (one of them)");
+            return PW_CLI_USAGE;
+        }
+        if (o->duration != NULL && (pw_duration_parse(o->duration, &d) != PW_OK || d <= 0)) {
+            pw_cli_err("alerts silence add: --duration \"%s\" is not a positive duration (2h, 1d)",
+                       o->duration);
+            return PW_CLI_USAGE;
+        }
+        if (o->duration != NULL)
+            ends = now + d;
+        else if (pw_time_parse(o->until, now, &ends) != PW_OK || ends <= now) {
+            pw_cli_err("alerts silence add: --until \"%s\" is not a time in the future (%s)", o->until,
+                       CA_TIME_HINT);
+            return PW_CLI_USAGE;
+        }
+        if ((matchers = json_array()) == NULL)
+            goto nomem;
+        object[0] = '\0';
+        for (int i = 3; i <= npos; i++) {
+            json_t *m;
+
+            if (pw_alert_matcher_parse(argv[i], &m, msg, sizeof msg) != PW_OK) {
+                pw_cli_err("alerts silence add: %s", msg);
+                goto out;
+            }
+            json_array_append_new(matchers, m);
+            if (off < sizeof object)
+                off += (size_t) snprintf(object + off, sizeof object - off, "%s%s", i > 3 ? " " : "",
+                                         argv[i]);
+        }
+        sil = json_pack("{s:O,s:I,s:I,s:s?,s:s?,s:I}", "matchers", matchers, "starts_ms", (json_int_t) now,
+                        "ends_ms", (json_int_t) ends, "author", author, "comment", o->comment,
+                        "created_ms", (json_int_t) now);
+        if (sil == NULL) {
+            pw_cli_err("alerts silence add: --author and --comment must be UTF-8");
+            goto out;
+        }
+    } else if (strcmp(verb, "expire") == 0 && npos != 3) {
+        pw_cli_err("alerts silence expire: one ID (see alerts silence list)");
+        return PW_CLI_USAGE;
+    }
+    if ((e = pw_alert_db_open(g->data_dir, strcmp(verb, "list") == 0 ? PW_ALERT_DB_RDONLY : 0, &db, msg,
+                              sizeof msg)) != PW_OK) {
+        pw_cli_err("%s", msg);
+        rc = e == PW_ENOMEM ? PW_CLI_FAIL : PW_CLI_NODATA;
+        goto out;
+    }
+    if (strcmp(verb, "add") == 0) {
+        uint64_t id;
+
+        if ((e = pw_alert_silence_add(db, sil, &id)) != PW_OK) {
+            pw_cli_err("alerts silence add: writing alerts.mdb: %s", pw_strerror(e));
+            rc = PW_CLI_NODATA;
+            goto out;
+        }
+        ca_audit(g, "alerts.silence.add", object);
+        printf("%llu\n", (unsigned long long) id);
+        rc = PW_CLI_OK;
+    } else if (strcmp(verb, "expire") == 0) {
+        char     *end;
+        uint64_t  id;
+
+        errno = 0;
+        id = strtoull(argv[3], &end, 10);
+        if (errno != 0 || *end != '\0' || end == argv[3]) {
+            pw_cli_err("alerts silence expire: \"%s\" is not a silence id", argv[3]);
+            goto out;
+        }
+        if ((e = pw_alert_silence_expire(db, id, now)) == PW_ENOENT) {
+            pw_cli_err("alerts silence expire: no silence %llu", (unsigned long long) id);
+            goto out;
+        }
+        if (e != PW_OK) {
+            pw_cli_err("alerts silence expire: writing alerts.mdb: %s", pw_strerror(e));
+            rc = PW_CLI_NODATA;
+            goto out;
+        }
+        ca_audit(g, "alerts.silence.expire", argv[3]);
+        rc = PW_CLI_OK;
+    } else {
+        json_t *s;
+        size_t  i;
+
+        if ((list = json_array()) == NULL || pw_alert_silences(db, ca_silence_collect, list) != PW_OK) {
+            pw_cli_err("reading alerts.mdb failed");
+            rc = PW_CLI_NODATA;
+            goto out;
+        }
+        if (o->fmt == PW_OUT_JSON) {
+            json_dumpf(list, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
+            fputc('\n', stdout);
+        } else {
+            const char *hdr[] = { "ID", "STATE", "MATCHERS", "STARTS", "ENDS", "AUTHOR", "COMMENT" };
+            const char *chdr[] = { "id", "state", "matchers", "starts", "ends", "author", "comment" };
+            pw_table   *t = o->fmt == PW_OUT_TABLE ? pw_table_new(7, hdr) : NULL;
+
+            if (o->fmt == PW_OUT_CSV)
+                pw_out_csv_row(stdout, 7, chdr);
+            else if (t == NULL)
+                goto nomem;
+            json_array_foreach(list, i, s) {
+                char    idb[24], ms[512] = "", t1[32], t2[32];
+                size_t  off = 0, k;
+                json_t *m;
+                int64_t st = json_integer_value(json_object_get(s, "starts_ms"));
+                int64_t en = json_integer_value(json_object_get(s, "ends_ms"));
+
+                snprintf(idb, sizeof idb, "%lld", (long long) json_integer_value(json_object_get(s, "id")));
+                json_array_foreach(json_object_get(s, "matchers"), k, m)
+                    if (off < sizeof ms)
+                        off += (size_t) snprintf(ms + off, sizeof ms - off, "%s%s%s%s", k ? " " : "",
+                                                 ca_str(m, "name"), ca_str(m, "op"), ca_str(m, "value"));
+                pw_out_time_s(st, t1, sizeof t1);
+                pw_out_time_s(en, t2, sizeof t2);
+                {
+                    const char *row[] = { idb, now < st ? "pending" : now < en ? "active" : "expired",
+                                          ms, t1, t2, ca_str(s, "author"), ca_str(s, "comment") };
+
+                    if (t != NULL)
+                        pw_table_add(t, row);
+                    else
+                        pw_out_csv_row(stdout, 7, row);
+                }
+            }
+            if (t != NULL) {
+                if (pw_table_rows(t) == 0)
+                    fprintf(stderr, "no silences\n");
+                else
+                    pw_table_print(t, stdout);
+                pw_table_free(t);
+            }
+        }
+        rc = ferror(stdout) ? PW_CLI_FAIL : PW_CLI_OK;
+    }
+    goto out;
+nomem:
+    pw_cli_err("out of memory");
+    rc = PW_CLI_FAIL;
+out:
+    json_decref(list);
+    json_decref(sil);
+    json_decref(matchers);
+    pw_alert_db_close(db);
+    return rc;
+}
+
 /*
  * Takes --config FILE out of argv into *path: it is the collector's file,
  * read for its alerts: section, not a file of this command's options
@@ -250,6 +471,7 @@ pw_cli_alerts(pw_cli *g, int argc, char **argv)
     const char     *tenant = NULL, *config = NULL;
     long            limit = 0;
     bool            help = false, hist = false;
+    ca_sil_opts     so = { 0 };
     const pw_option opts[] = {
         { "data", PW_OPT_STRING, &g->data_dir, "the collector's data directory", "DIR" },
         { "history", PW_OPT_FLAG, &hist, "transitions instead of the active alerts", NULL },
@@ -259,6 +481,10 @@ pw_cli_alerts(pw_cli *g, int argc, char **argv)
         { "tenant", PW_OPT_STRING, &tenant, "only alerts whose tenant label is T", "T" },
         { "limit", PW_OPT_INT, &limit, "at most N alerts (0: all)", "N" },
         { "format", PW_OPT_STRING, &format, "table (default), csv or json", "FMT" },
+        { "duration", PW_OPT_STRING, &so.duration, "silence add: for how long (2h, 1d)", "D" },
+        { "until", PW_OPT_STRING, &so.until, "silence add: until when", "TIME" },
+        { "author", PW_OPT_STRING, &so.author, "silence add: who (default: the user name)", "NAME" },
+        { "comment", PW_OPT_STRING, &so.comment, "silence add: why", "TEXT" },
         { "help", PW_OPT_FLAG, &help, "this text", NULL },
         { NULL, PW_OPT_STRING, NULL, NULL, NULL },
     };
@@ -290,8 +516,13 @@ pw_cli_alerts(pw_cli *g, int argc, char **argv)
         pw_cli_err("alerts: --format must be table, csv or json, not \"%s\"", format);
         goto out;
     }
+    if (npos >= 1 && strcmp(argv[1], "silence") == 0) {
+        so.fmt = fmt;
+        rc = ca_silence(g, npos, argv, &so);
+        goto out;
+    }
     if (npos > 1 || (npos == 1 && strcmp(argv[1], "backtest") != 0 && strcmp(argv[1], "rules") != 0)) {
-        pw_cli_err("alerts: unknown subcommand \"%s\" (backtest, rules; see poolwatch alerts --help)",
+        pw_cli_err("alerts: unknown subcommand \"%s\" (backtest, rules, silence; see poolwatch alerts --help)",
                    argv[1]);
         goto out;
     }

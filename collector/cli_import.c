@@ -5,9 +5,9 @@
  * pw_store_write_samples, beside a running collector if there is one
  * (LMDB serialises the writers).
  *
- * Memory stays flat for any input: one bounded line buffer, one batch of
- * at most --batch samples, and a set of series hashes for the summary
- * (bounded too, see CI_SEEN_MAX).
+ * Memory stays flat for any input: one bounded line buffer, one window of
+ * at most CI_WINDOW (or --batch, if larger) samples, and a set of series
+ * hashes for the summary (bounded too, see CI_SEEN_MAX).
  *
  * Static helpers: ci_.
  */
@@ -27,6 +27,14 @@
 #include "config.h"
 
 #define CI_DEFAULT_BATCH 50000
+/*
+ * Samples read and sorted by series before any is written, cut into write
+ * transactions of --batch samples: a time-ordered file then writes many
+ * points of a series at once, and each transaction touches a narrow range
+ * of series, so it copies few LMDB pages (a file grows by what the last
+ * transactions copied). About 70 bytes a sample plus series names.
+ */
+#define CI_WINDOW        524288
 /* A batch is one frame's worth at most: the store's write path is sized for frames. */
 #define CI_MAX_BATCH     PW_WIRE_MAX_SAMPLES
 /* Bad lines reported one by one; after that only counted. */
@@ -163,6 +171,7 @@ struct ci_import {
     bool      seen_full;
     /* counts */
     uint64_t  samples, stale, bad, commits, grows;
+    size_t    per_txn;       /* samples per write txn (--batch) */
     /* set by the sink when the store failed: the import stops */
     pw_err    fatal;
     char      fatal_msg[512];
@@ -434,26 +443,28 @@ ci_fatal(ci_import *im, pw_err e)
 }
 
 /*
- * Stores the batch in one write txn and empties it. A full map is grown
- * and the txn redone, as the collector's writer does; the batch is still
- * here to redo it from.
+ * Stores samples [off, off + n) of the sorted batch (series first..last) in
+ * one write txn. A full map is grown and the txn redone, as the collector's
+ * writer does; the batch is still here to redo it from.
  */
 static pw_err
-ci_flush(ci_import *im)
+ci_write_slice(ci_import *im, const pw_frame *all, size_t off, size_t n)
 {
-    pw_store_txn *t;
-    pw_frame      f;
-    bool          grown_at_commit = false;
-    pw_err        e;
+    pw_wire_sample *sm = im->b.samples + off;
+    uint32_t        first = sm[0].series, last = sm[n - 1].series;
+    pw_store_txn   *t;
+    pw_frame        f;
+    bool            grown_at_commit = false;
+    pw_err          e;
 
-    if (im->b.nsamples == 0)
-        return PW_OK;
-    ci_batch_sort(&im->b);
-    if ((e = ci_batch_frame(&im->b, &f)) != PW_OK) {
-        im->fatal = e;
-        snprintf(im->fatal_msg, sizeof im->fatal_msg, "out of memory");
-        return e;
-    }
+    /* Only this slice's series, so the store checks each series once per window. */
+    for (size_t i = 0; i < n; i++)
+        sm[i].series -= first;
+    f = *all;
+    f.series = all->series + first;
+    f.nseries = (size_t) (last - first) + 1;
+    f.samples = sm;
+    f.nsamples = n;
     for (;;) {
         if ((e = pw_store_write_begin(im->store, &t)) != PW_OK)
             return ci_fatal(im, e);
@@ -477,9 +488,42 @@ ci_flush(ci_import *im)
             return ci_fatal(im, e);
         break;
     }
-    im->samples += im->b.nsamples;
+    im->samples += n;
     im->commits++;
-    ci_batch_reset(&im->b);
+    return PW_OK;
+}
+
+/*
+ * Stores the batch, sorted by series, in write txns of about im->per_txn
+ * samples each (cut where a series ends, when one does near there), and
+ * empties it.
+ */
+static pw_err
+ci_flush(ci_import *im)
+{
+    ci_batch *b = &im->b;
+    pw_frame  f;
+    pw_err    e;
+
+    if (b->nsamples == 0)
+        return PW_OK;
+    ci_batch_sort(b);
+    if ((e = ci_batch_frame(b, &f)) != PW_OK) {
+        im->fatal = e;
+        snprintf(im->fatal_msg, sizeof im->fatal_msg, "out of memory");
+        return e;
+    }
+    for (size_t off = 0, end; off < b->nsamples; off = end) {
+        end = b->nsamples - off > im->per_txn ? off + im->per_txn : b->nsamples;
+        /* finish the series under way, unless it runs on much longer */
+        for (size_t lim = end + im->per_txn / 4;
+             end < b->nsamples && end < lim && b->samples[end].series == b->samples[end - 1].series;
+             end++)
+            ;
+        if ((e = ci_write_slice(im, &f, off, end - off)) != PW_OK)
+            return e;
+    }
+    ci_batch_reset(b);
     return PW_OK;
 }
 
@@ -668,8 +712,9 @@ pw_cli_import(pw_cli *g, int argc, char **argv)
     r.limit = fmt != NULL ? fmt->max_line : PW_IMPORT_VM_MAX_LINE;
     r.cap = PW_IMPORT_VM_MAX_LINE + CI_READ_CHUNK;
     im.data_dir = g->data_dir;
+    im.per_txn = (size_t) batch;
     if ((r.buf = malloc(r.cap)) == NULL || (im.keybuf = malloc(PW_MAX_SERIES_KEY_LEN + 1)) == NULL
-        || ci_batch_init(&im.b, (size_t) batch) != PW_OK
+        || ci_batch_init(&im.b, (size_t) batch > CI_WINDOW ? (size_t) batch : CI_WINDOW) != PW_OK
         || (fmt != NULL && fmt->open(&iopts, &pstate) != PW_OK)) {
         pw_cli_err("out of memory");
         goto out;

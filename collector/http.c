@@ -82,6 +82,9 @@ static const hs_route hs_routes[] = {
     /* A tenant token sees its own tenant's VMs only: http_inventory.c applies the scope. */
     { "/api/v1/inventory", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_INVENTORY, true, false,
       "/api/v1/inventory", NULL, pw_http_inventory },
+    /* Who the token is and what it may do (http_whoami.c): the dashboard asks instead of probing. */
+    { "/api/v1/whoami", HS_GET, HS_AUTH_TOKEN, PW_ACT_WHOAMI, true, false,
+      "/api/v1/whoami", NULL, pw_http_whoami },
     /* The dashboard's files (http_static.c): every path outside /api/ no route above has.
      * Must stay last. No token: the files hold no data; the page sends the token to /api. */
     { "/", HS_GET, HS_AUTH_NONE, PW_ACT_COUNT_, false, false, "/", NULL, pw_http_static },
@@ -366,6 +369,7 @@ hs_serve(pw_http *h, hs_job *j)
     pw_http_call c;
     pw_principal who;
     pw_scope     scope;
+    pw_scope_own *own = NULL;         /* the tenant scope's inventory snapshot; this request's */
     hs_header    hdrs[6] = { { NULL, NULL }, { NULL, NULL } };
     char         perr[256] = "", why[256] = "", claimed[PW_TOKEN_ID_LEN + 1] = "", retry[24];
     const char  *authz = nng_http_req_get_header(j->req, "Authorization");
@@ -463,6 +467,19 @@ hs_serve(pw_http *h, hs_job *j)
         pw_http_error(&c, 403, "forbidden", "the token has no usable scope");
         goto answer;
     }
+    /* A tenant's series reads also see its VMs' hypervisor series: the
+     * inventory's ownership, snapshotted once for this request (scope.h). */
+    if (scope.kind == PW_SCOPE_TENANT && j->route->action == PW_ACT_READ_METRICS && h->inv != NULL) {
+        pw_err oe = pw_scope_own_load(h->inv, scope.tenant, &own);
+
+        if (oe == PW_OK)
+            oe = pw_scope_set_own(&scope, own);
+        if (oe != PW_OK) {
+            pw_http_error(&c, 503, "unavailable", "cannot read the inventory for the tenant scope: %s",
+                          pw_strerror(oe));
+            goto answer;
+        }
+    }
     audit = j->route->audit;
     c.who = &who;
 run:
@@ -491,6 +508,7 @@ answer:
     pw_http_buf_free(&c.body);
     pw_http_params_free(&c.params);
     explicit_bzero(&who, sizeof who);
+    pw_scope_own_free(own);
 }
 
 /* ---- threads ------------------------------------------------------------------------ */

@@ -284,6 +284,7 @@ void pw_http_audit_list(pw_http_call *c);
 void pw_http_pools(pw_http_call *c);                /* http_pools.c: GET /api/v1/pools */
 void pw_http_alerts(pw_http_call *c);               /* http_alerts.c: GET /api/v1/alerts */
 void pw_http_inventory(pw_http_call *c);            /* http_inventory.c: GET /api/v1/inventory */
+void pw_http_whoami(pw_http_call *c);               /* http_whoami.c: GET /api/v1/whoami */
 
 /*
  * http_static.c: the dashboard's files at / (any path outside /api/ that no

@@ -238,8 +238,8 @@ collector_start_alerts(collector *c)
     if ((cfg = collector_alert_config(c)) == NULL)
         return false;
     /* generatorURL and externalURL point at this collector's API unless the file says otherwise. */
-    snprintf(url, sizeof url, "http://%s", c->http_addr != NULL && strcmp(c->http_addr, "off") != 0
-             ? c->http_addr : "127.0.0.1:7480");
+    snprintf(url, sizeof url, "%s://%s", c->http_tls_cert != NULL ? "https" : "http",
+             c->http_addr != NULL && strcmp(c->http_addr, "off") != 0 ? c->http_addr : "127.0.0.1:7480");
     ao.external_url = url;
     pw_info("alerts: %zu rule(s), %zu receiver(s), every %lld ms", pw_alert_config_nrules(cfg),
             pw_alert_config_nreceivers(cfg), (long long) c->alert_interval_ms);

@@ -18,6 +18,7 @@
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "alert_int.h"
 #include "clock.h"
@@ -32,9 +33,26 @@ struct pw_notify {
     uint64_t        sent, failed, dropped;
 };
 
+/* https: the receiver's certificate must chain to ca (a PEM file) and hold its name. */
+static int
+ns_tls(nng_http_client *cli, const nng_url *u, const char *ca)
+{
+    nng_tls_config *cfg = NULL;
+    int             rv;
+
+    if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0)
+        return rv;
+    if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) == 0
+        && (rv = nng_tls_config_server_name(cfg, u->u_hostname)) == 0
+        && (rv = nng_tls_config_ca_file(cfg, ca != NULL ? ca : PW_NOTIFY_SYSTEM_CA)) == 0)
+        rv = nng_http_client_set_tls(cli, cfg);
+    nng_tls_config_free(cfg);       /* the client holds its own reference */
+    return rv;
+}
+
 /* POSTs body to url; the HTTP status in *status (0: no answer). why says what failed. */
 static int
-ns_post(const char *url, const char *body, int *status, char *why, size_t len)
+ns_post(const char *url, const char *ca, const char *body, int *status, char *why, size_t len)
 {
     nng_url         *u = NULL;
     nng_http_client *cli = NULL;
@@ -54,6 +72,10 @@ ns_post(const char *url, const char *body, int *status, char *why, size_t len)
         || (rv = nng_http_req_set_header(req, "Connection", "close")) != 0
         || (rv = nng_http_req_copy_data(req, body, strlen(body))) != 0) {
         snprintf(why, len, "%s", nng_strerror(rv));
+        goto out;
+    }
+    if (strcmp(u->u_scheme, "https") == 0 && (rv = ns_tls(cli, u, ca)) != 0) {
+        snprintf(why, len, "TLS (CA file %s): %s", ca != NULL ? ca : PW_NOTIFY_SYSTEM_CA, nng_strerror(rv));
         goto out;
     }
     nng_aio_set_timeout(aio, PW_NOTIFY_TIMEOUT_MS);
@@ -144,7 +166,7 @@ ns_one(pw_notify *n, int64_t *next_ms)
     } else {
         snprintf(target, sizeof target, "%s", url);
     }
-    ns_post(target, body, &status, why, sizeof why);
+    ns_post(target, json_string_value(json_object_get(note, "ca_file")), body, &status, why, sizeof why);
     if (status >= 200 && status <= 299) {
         n->sent++;
         pw_debug("alerts: notification to %s delivered (%s)", rcv ? rcv : "?", why);

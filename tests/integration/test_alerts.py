@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -27,7 +28,7 @@ MIN = 60 * 1000
 class Receiver:
     """A webhook receiver on 127.0.0.1: keeps every JSON body POSTed to it."""
 
-    def __init__(self, port=0):
+    def __init__(self, port=0, tls=None):
         self.bodies = []
         self.lock = threading.Lock()
         outer = self
@@ -46,6 +47,10 @@ class Receiver:
                 pass
 
         self.server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -284,6 +289,85 @@ class AlertsTest(PoolwatchTest):
         coll.wait_log(r"SIGHUP: alert rules not reloaded", timeout=10)
         self.assertIn("unknown kind", coll.text())
         self.assertEqual(self.names(), [("PoolCapacityWarning", "firing"), ("TenantHighLoad", "firing")])
+
+    # ---- silences and inhibition -----------------------------------------------------
+
+    def test_silence_and_inhibition(self):
+        rcv = Receiver()
+        self.addCleanup(rcv.close)
+        self.write_config(
+            "alerts:\n"
+            "  rules:\n"
+            "    - {name: PoolCapacityWarning, for: 0}\n"
+            "    - {name: PoolCapacityCritical, for: 0}\n"
+            "  receivers:\n"
+            "    - {name: ops, type: webhook, url: 'http://127.0.0.1:%d/'}\n" % rcv.port)
+        os.makedirs(self.data, exist_ok=True)
+        bad = self.cli("alerts", "silence", "add", "pool", "--duration", "1h", check=False)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("is not name=value", bad.stderr)
+        sid = self.cli("alerts", "silence", "add", "pool=ps", "alertname=~Pool.*", "--duration", "1h",
+                       "--author", "operator-1", "--comment", "maintenance").stdout.strip()
+        self.assertRegex(sid, r"^\d+$")
+        self.start()
+        now = self.now_ms()
+        self.put(['poolwatch_pool_used_ratio{pool="ps",resource="cpu"} 0.9 %d' % now,
+                  'poolwatch_pool_used_ratio{pool="pt",resource="cpu"} 0.9 %d' % now])
+        wait_until(lambda: rcv.messages(), 10 * SLOW, "pt's message")
+        states = sorted((a["labels"]["pool"], a["labels"]["severity"], a["state"],
+                         bool(a.get("silenced_by")), a.get("inhibited", False)) for a in self.alerts())
+        self.assertEqual(states, [("ps", "critical", "firing", True, False),
+                                  ("ps", "warning", "firing", True, True),
+                                  ("pt", "critical", "firing", False, False),
+                                  ("pt", "warning", "firing", False, True)])
+        self.assertRegex(self.cli("alerts").stdout, r"firing \(silenced\)\s+PoolCapacityCritical")
+        (msg,) = [m[2] for m in rcv.messages()]
+        # pt's critical only: its warning is inhibited, ps is silenced.
+        self.assertEqual([(a["labels"]["pool"], a["labels"]["severity"]) for a in msg["alerts"]],
+                         [("pt", "critical")])
+        listing = json.loads(self.cli("alerts", "silence", "list", "--format", "json").stdout)
+        self.assertEqual(listing[0]["author"], "operator-1")
+        self.assertEqual(listing[0]["matchers"][1], {"name": "alertname", "op": "=~", "value": "Pool.*"})
+        self.assertRegex(self.cli("alerts", "silence", "list").stdout, r"active\s+pool=ps alertname=~Pool\.\*")
+        self.cli("alerts", "silence", "expire", sid)
+        wait_until(lambda: len(rcv.messages()) >= 2, 10 * SLOW, "ps's message once its silence ended")
+        self.assertEqual([(a["labels"]["pool"], a["labels"]["severity"]) for a in rcv.messages()[1][2]["alerts"]],
+                         [("ps", "critical")])
+        self.assertEqual(self.cli("alerts", "silence", "expire", "999", check=False).returncode, 1)
+        audit = self.cli("audit", "export", "--format", "json").stdout
+        self.assertIn("alerts.silence.add", audit)
+        self.assertIn("alerts.silence.expire", audit)
+
+    @unittest.skipUnless(shutil.which("openssl"), "no openssl")
+    def test_https_webhook(self):
+        """An https receiver whose certificate chains to the receiver's ca_file."""
+        cert, key = os.path.join(self.tmp, "c.pem"), os.path.join(self.tmp, "k.pem")
+        # NNG (mbed TLS) matches the URL's host against DNS names: 127.0.0.1 as one.
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=DNS:127.0.0.1,IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+        rcv = Receiver(tls=(cert, key))
+        self.addCleanup(rcv.close)
+        other = os.path.join(self.tmp, "other.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        os.path.join(self.tmp, "ok.pem"), "-out", other, "-days", "2", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=DNS:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+        self.write_config(
+            "alerts:\n"
+            "  rules:\n"
+            "    - {name: PoolCapacityCritical, for: 0}\n"
+            "  receivers:\n"
+            "    - {name: good, type: webhook, url: 'https://127.0.0.1:%d/', ca_file: '%s'}\n"
+            "    - {name: untrusted, type: webhook, url: 'https://127.0.0.1:%d/', ca_file: '%s'}\n"
+            % (rcv.port, cert, rcv.port, other))
+        coll = self.start()
+        self.put(['poolwatch_pool_used_ratio{pool="ph",resource="cpu"} 0.9 %d' % self.now_ms()])
+        wait_until(lambda: rcv.messages(), 10 * SLOW, "the message over https")
+        coll.wait_log(r"notification to untrusted failed", timeout=10 * SLOW)
+        self.assertEqual(len(rcv.messages()), 1)
+        self.assertEqual(rcv.messages()[0][2]["receiver"], "good")
 
     # ---- the queue survives a restart ------------------------------------------------
 

@@ -156,6 +156,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/audit", {}, {"admin", "auditor"}),
     ("GET", "/api/v1/inventory", {}, READ),
     ("GET", "/api/v1/pools", {}, {"admin", "operator", "auditor"}),
+    ("GET", "/api/v1/whoami", {}, READ),
     ("GET", "/metrics", {}, {"admin", "operator", "auditor"}),
 ]
 

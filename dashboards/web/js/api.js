@@ -52,18 +52,26 @@ export function esc(v) {
   return String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-// What the token may see, found by asking (there is no "who am I" call):
-// pools and hosts are refused to tenant tokens with 403; 401 means a bad token.
-export async function probe() {
-  const can = {};
-  for (const [k, path] of [['pools', '/api/v1/pools'], ['hosts', '/api/v1/hosts'],
-    ['inventory', '/api/v1/inventory']]) {
+// Who the token is and what it may do (GET /api/v1/whoami: role, tenant, name,
+// actions), then the data the overview and tables start from, fetched only where
+// the role allows it - no probing for 403s. A call that fails otherwise (a 503
+// while the inventory is not open) leaves its part null; a 401 ends the login.
+export async function session() {
+  const who = await api('/api/v1/whoami');
+  const may = new Set(who.actions || []);
+  const get = async (action, path) => {
+    if (!may.has(action)) return null;
     try {
-      can[k] = await api(path);
+      return await api(path);
     } catch (e) {
       if (e.status === 401) throw e;
-      can[k] = null;
+      return null;
     }
-  }
-  return can;
+  };
+  return {
+    who,
+    pools: await get('read_pools', '/api/v1/pools'),
+    hosts: await get('read_hosts', '/api/v1/hosts'),
+    inventory: await get('read_inventory', '/api/v1/inventory'),
+  };
 }

@@ -1,19 +1,19 @@
 // main.js - log in, find out what the token may see, route by the URL's hash:
 //   #/overview  #/hosts  #/vms  #/host/NAME[/RANGE]  #/vm/NAME[/RANGE]
 
-import { clearToken, probe, setToken, token, ApiError } from './api.js';
+import { clearToken, session, setToken, token, ApiError } from './api.js';
 import { renderDetail } from './detail.js';
 import { applyI18n, getLang, setLang, t } from './i18n.js';
 import { renderOverview } from './overview.js';
 import { renderHosts, renderVms } from './tables.js';
 
 const $ = (s) => document.querySelector(s);
-let can = null;          // what the token may read: {pools, hosts, inventory} (data or null)
+let can = null;          // the token and what it may read: {who, pools, hosts, inventory} (data or null)
 
 async function login(tok) {
   setToken(tok);
   try {
-    can = await probe();
+    can = await session();
   } catch (e) {
     clearToken();
     can = null;
@@ -25,10 +25,14 @@ async function login(tok) {
   $('#app').hidden = false;
   // A tenant token reads neither pools nor hosts: its own VMs are its overview.
   $('#nav-hosts').hidden = !can.hosts;
-  $('#who').textContent = !can.pools && can.inventory && can.inventory.length
-    ? t('role.tenant', { tenant: can.inventory[0].tenant }) : '';
+  showWho();
   route();
   return true;
+}
+
+// A tenant token's unit, from /api/v1/whoami (also when it owns no VM yet).
+function showWho() {
+  $('#who').textContent = can.who.role === 'tenant' ? t('role.tenant', { tenant: can.who.tenant }) : '';
 }
 
 function logout() {
@@ -73,8 +77,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('#lang').addEventListener('click', () => {
     setLang(getLang() === 'zh' ? 'en' : 'zh');
     if (can) {
-      $('#who').textContent = !can.pools && can.inventory && can.inventory.length
-        ? t('role.tenant', { tenant: can.inventory[0].tenant }) : '';
+      showWho();
       route();
     }
   });
