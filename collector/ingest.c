@@ -11,6 +11,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,14 @@ struct pw_ingest {
     atomic_uint_fast64_t reject_logged;   /* rate limit for reject log lines */
     atomic_uint_fast64_t identity_logged; /* the same for identity rejects */
     bool                 tls;             /* listening on tls+tcp://: check identities */
+    /*
+     * Set by pw_ingest_pause under mu. A send started on an aio that
+     * nng_aio_stop has already stopped never completes, so its message would
+     * be nobody's: the writer thread checks this under mu before each send,
+     * and pause stops the aios only after setting it.
+     */
+    pthread_mutex_t      mu;
+    bool                 paused;
 };
 
 static void ingest_cb(void *arg);
@@ -60,9 +69,17 @@ ingest_send_ack(ingest_ctx *c, const pw_ack *ack)
     }
     memcpy(nng_msg_body(msg), buf, len);
     free(buf);
+    pthread_mutex_lock(&c->in->mu);
+    if (c->in->paused) {
+        /* Shutting down: nobody will receive; the agent resends to the next run. */
+        pthread_mutex_unlock(&c->in->mu);
+        nng_msg_free(msg);
+        return;
+    }
     nng_aio_set_msg(c->aio, msg);
     c->state = INGEST_SEND;
     nng_ctx_send(c->ctx, c->aio);
+    pthread_mutex_unlock(&c->in->mu);
     return;
 fail:
     /* No memory for a reply: the agent times out and resends, which is safe. */
@@ -250,6 +267,7 @@ pw_ingest_start(const pw_ingest_opts *opts, pw_writer *writer, pw_collector_stat
     rc = PW_ENOMEM;
     if ((in = calloc(1, sizeof *in)) == NULL)
         goto fail;
+    pthread_mutex_init(&in->mu, NULL);
     in->writer = writer;
     in->stats = stats;
     in->tls = tls != NULL;
@@ -304,6 +322,9 @@ pw_ingest_pause(pw_ingest *in)
 {
     if (in == NULL)
         return;
+    pthread_mutex_lock(&in->mu);
+    in->paused = true;
+    pthread_mutex_unlock(&in->mu);
     /* Cancels pending receives and waits for callbacks in progress. Contexts
      * whose frame sits with the writer are idle here; their later send fails
      * with NNG_ECANCELED, and the agent, unanswered, resends (a duplicate). */
@@ -323,5 +344,6 @@ pw_ingest_stop(pw_ingest *in)
         if (in->ctxs[i].aio != NULL)
             nng_aio_free(in->ctxs[i].aio);
     free(in->ctxs);
+    pthread_mutex_destroy(&in->mu);
     free(in);
 }
