@@ -20,6 +20,8 @@ struct pw_alert_engine {
     const pw_alert_config *cfg;
     char                  *external_url;
     bool                   notify;
+    pw_rec_cache          *days;       /* daily figures of complete days, for the day rules */
+    json_t                *last_eval;  /* rule name -> t of its last evaluation (`every:`) */
 };
 
 /* One label set of one rule found at t. */
@@ -53,7 +55,12 @@ pw_alert_engine_new(const pw_alert_engine_opts *o, const pw_alert_config *cfg, p
     pw_alert_engine *e = calloc(1, sizeof *e);
 
     *out = NULL;
-    if (e == NULL || (e->external_url = strdup(o->external_url ? o->external_url : "")) == NULL) {
+    if (e == NULL || (e->external_url = strdup(o->external_url ? o->external_url : "")) == NULL
+        || (e->last_eval = json_object()) == NULL || pw_rec_cache_new(&e->days) != PW_OK) {
+        if (e != NULL) {
+            free(e->external_url);
+            json_decref(e->last_eval);
+        }
         free(e);
         return PW_ENOMEM;
     }
@@ -78,6 +85,8 @@ pw_alert_engine_free(pw_alert_engine *e)
     if (e == NULL)
         return;
     free(e->external_url);
+    json_decref(e->last_eval);
+    pw_rec_cache_free(e->days);
     free(e);
 }
 
@@ -139,6 +148,7 @@ ae_evaluate(ae_pass *p, char *msg, size_t msglen)
     }
     src.t = t;
     src.inv = p->e->inv;
+    src.days = p->e->days;
     for (size_t i = 0; i < c->nrules; i++) {
         const pw_alert_rule *r = &c->rules[i];
         char                 why[400] = "";
@@ -146,6 +156,16 @@ ae_evaluate(ae_pass *p, char *msg, size_t msglen)
 
         if (!r->enabled)
             continue;
+        if (r->every_ms > 0) {
+            json_t *last = json_object_get(p->e->last_eval, r->name);
+
+            /* Not due: its instances keep their states, as for a rule that failed. */
+            if (last != NULL && p->t >= json_integer_value(last)
+                && p->t - json_integer_value(last) < r->every_ms) {
+                p->failed[i] = true;
+                continue;
+            }
+        }
         p->cur_rule = i;
         if ((rc = r->kind->eval(r, &src, p->t, ae_emit, p, why, sizeof why)) != PW_OK) {
             if (rc == PW_ENOMEM)
@@ -158,6 +178,9 @@ ae_evaluate(ae_pass *p, char *msg, size_t msglen)
             if (p->st.rule_errors++ == 0)
                 snprintf(msg, msglen, "rule %s: %s", r->name, why[0] ? why : pw_strerror(rc));
             rc = PW_OK;
+        } else if (r->every_ms > 0 && json_object_set_new(p->e->last_eval, r->name, json_integer(p->t)) != 0) {
+            rc = PW_ENOMEM;        /* a failed rule is retried next pass, not after `every` */
+            break;
         }
     }
     pw_store_read_end(t);

@@ -15,6 +15,7 @@
 
 #include "alert.h"
 #include "expr.h"
+#include "recommend.h"
 
 #define PW_ALERT_NAME_MAX  128
 #define PW_ALERT_MAX_RULES 1024
@@ -27,6 +28,7 @@ typedef struct pw_alert_kind_ops pw_alert_kind_ops;
 typedef struct pw_alert_src {
     pw_store_txn *t;      /* read snapshot */
     pw_inventory *inv;    /* may be NULL */
+    pw_rec_cache *days;   /* the engine's cache of daily figures (recommend.h); may be NULL */
 } pw_alert_src;
 
 /*
@@ -60,6 +62,43 @@ extern const pw_alert_kind_ops pw_alert_kind_expr;       /* alert_kind_expr.c */
 extern const pw_alert_kind_ops pw_alert_kind_pool;       /* alert_kind_pool.c */
 extern const pw_alert_kind_ops pw_alert_kind_forecast;   /* alert_kind_forecast.c */
 extern const pw_alert_kind_ops pw_alert_kind_nodata;     /* alert_kind_nodata.c */
+extern const pw_alert_kind_ops pw_alert_kind_underuse;   /* alert_kind_underuse.c */
+extern const pw_alert_kind_ops pw_alert_kind_zombie;     /* alert_kind_zombie.c */
+extern const pw_alert_kind_ops pw_alert_kind_oversized;  /* alert_kind_sizing.c */
+extern const pw_alert_kind_ops pw_alert_kind_undersized; /* alert_kind_sizing.c */
+
+/*
+ * r->kd of the kinds underuse, zombie, oversized and undersized: the
+ * thresholds of recommend.h (the rule's `threshold:` is its minimum days),
+ * so recommend.c reads a rule's settings from the same place
+ * (pw_rec_rules_from_config).
+ */
+typedef struct pw_alert_rec_kd {
+    pw_rec_rules rules;
+    bool         per_system;   /* underuse: one instance per system, not per VM */
+} pw_alert_rec_kd;
+
+/* What the day-rule kinds share (alert_kind_days.c). */
+typedef enum pw_alert_days_type {
+    PW_ADK_RATIO, PW_ADK_BYTES, PW_ADK_DAYS, PW_ADK_HEADROOM, PW_ADK_PER
+} pw_alert_days_type;
+/* One key of a kind: its name, how it reads, where in pw_rec_rules it goes. */
+typedef struct pw_alert_days_key {
+    const char        *name;
+    pw_alert_days_type type;
+    size_t             off;      /* offsetof(pw_rec_rules, field) */
+} pw_alert_days_key;
+
+pw_err pw_alert_days_init(pw_alert_rule *r);       /* defaults, every: 1h */
+void   pw_alert_days_fini(pw_alert_rule *r);
+/* keys: ends with {NULL}. PW_EINVAL with msg for a bad value, without for an unknown key. */
+pw_err pw_alert_days_option(pw_alert_rule *r, const char *key, struct fy_node *v,
+                            const pw_alert_days_key *keys, char *msg, size_t len);
+/* threshold must be 1..days, op above. */
+pw_err pw_alert_days_check(const pw_alert_rule *r, int days, char *msg, size_t len);
+/* The evaluation of rule (IDLE, ZOMBIE, OVERSIZED or UNDERSIZED) at t. */
+pw_err pw_alert_days_eval(const pw_alert_rule *r, const pw_alert_src *src, int64_t t, pw_rec_finding rule,
+                          pw_alert_emit_fn emit, void *ctx, char *msg, size_t len);
 
 struct pw_alert_rule {
     char                     name[PW_ALERT_NAME_MAX];   /* also the alertname label */
@@ -70,6 +109,7 @@ struct pw_alert_rule {
     double                   threshold, clear;
     bool                     has_clear;   /* else clear = threshold */
     int64_t                  for_ms;
+    int64_t                  every_ms;    /* evaluated at most this often (`every:`; 0: every pass) */
     char                     severity[32];
     json_t                  *labels;      /* object of strings, owned */
     json_t                  *annotations; /* object of template strings, owned */

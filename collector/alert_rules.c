@@ -19,7 +19,8 @@
  * The defaults (collector/README.md, "Alerts", table R1): pool capacity at
  * 70 % for 15 min (cleared below 65 %), 85 % critical, a forecast crossing
  * 70 % within 30 days, agents silent for 3 of their intervals, pool hosts
- * down.
+ * down; and (table R2-R4, R10) idle VMs and systems, zombies, oversized and
+ * undersized VMs, judged on days (recommend.h) once an hour.
  */
 static const char ar_defaults[] =
     "alerts:\n"
@@ -83,9 +84,64 @@ static const char ar_defaults[] =
     "      target: {severity: warning}\n"
     "      equal: [host]\n";
 
+/*
+ * The day rules (table R2-R4, R10; recommend.h): threshold = the days the
+ * condition must hold. A document of its own only because C99 bounds the
+ * length of one string literal.
+ */
+static const char ar_defaults_days[] =
+    "alerts:\n"
+    "  rules:\n"
+    "    - name: VMUnderused\n"
+    "      kind: underuse\n"
+    "      threshold: 12\n"
+    "      clear: 10\n"
+    "      severity: warning\n"
+    "      annotations:\n"
+    "        summary: \"VM {{ $labels.vm }} ({{ $labels.tenant }} / {{ $labels.system }}) idle on {{ $value }} of the last 14 days (CPU p95 < 10 %, network < 5 MB/day)\"\n"
+    "        summary_zh: \"虚拟机 {{ $labels.vm }}（{{ $labels.tenant }} / {{ $labels.system }}）近 14 天中有 {{ $value }} 天闲置（CPU P95 < 10%，网络 < 5 MB/天）\"\n"
+    "    - name: SystemUnderused\n"
+    "      kind: underuse\n"
+    "      per: system\n"
+    "      threshold: 12\n"
+    "      clear: 10\n"
+    "      severity: warning\n"
+    "      annotations:\n"
+    "        summary: \"System {{ $labels.system }} of {{ $labels.tenant }} idle on {{ $value }} of the last 14 days\"\n"
+    "        summary_zh: \"{{ $labels.tenant }} 的系统 {{ $labels.system }} 近 14 天中有 {{ $value }} 天闲置\"\n"
+    "    - name: VMZombie\n"
+    "      kind: zombie\n"
+    "      threshold: 30\n"
+    "      clear: 28\n"
+    "      severity: warning\n"
+    "      annotations:\n"
+    "        summary: \"VM {{ $labels.vm }} ({{ $labels.tenant }} / {{ $labels.system }}) is a zombie ({{ $labels.state }}) on {{ $value }} of the last 30 days: reclaim it\"\n"
+    "        summary_zh: \"虚拟机 {{ $labels.vm }}（{{ $labels.tenant }} / {{ $labels.system }}）近 30 天中有 {{ $value }} 天为僵尸状态（{{ $labels.state }}），建议回收\"\n"
+    "    - name: VMOversized\n"
+    "      kind: oversized\n"
+    "      threshold: 30\n"
+    "      clear: 27\n"
+    "      severity: info\n"
+    "      annotations:\n"
+    "        summary: \"VM {{ $labels.vm }} ({{ $labels.tenant }} / {{ $labels.system }}) used under 40 % of its size on {{ $value }} of 30 days: downsize (poolwatch recommendations)\"\n"
+    "        summary_zh: \"虚拟机 {{ $labels.vm }}（{{ $labels.tenant }} / {{ $labels.system }}）近 30 天中有 {{ $value }} 天使用率低于 40%，建议降配\"\n"
+    "    - name: VMUndersized\n"
+    "      kind: undersized\n"
+    "      threshold: 5\n"
+    "      clear: 3\n"
+    "      severity: warning\n"
+    "      annotations:\n"
+    "        summary: \"VM {{ $labels.vm }} ({{ $labels.tenant }} / {{ $labels.system }}) above 85 % on {{ $value }} of the last 7 days: expand (poolwatch recommendations)\"\n"
+    "        summary_zh: \"虚拟机 {{ $labels.vm }}（{{ $labels.tenant }} / {{ $labels.system }}）近 7 天中有 {{ $value }} 天使用率高于 85%，建议扩容\"\n"
+;
+
 static const pw_alert_kind_ops *const ar_kinds[] = {
     &pw_alert_kind_pool, &pw_alert_kind_forecast, &pw_alert_kind_nodata, &pw_alert_kind_expr,
+    &pw_alert_kind_underuse, &pw_alert_kind_zombie, &pw_alert_kind_oversized, &pw_alert_kind_undersized,
 };
+
+#define AR_KIND_NAMES "pool_capacity, pool_forecast, nodata, expr, underuse, zombie, oversized, undersized"
+
 
 typedef struct ar ar;
 struct ar {
@@ -294,6 +350,9 @@ ar_rule_keys(ar *a, struct fy_node *n, pw_alert_rule *r)
         } else if (strcmp(ks, "for") == 0) {
             if (!pw_alert_yaml_duration(v, &r->for_ms))
                 return ar_fail(a, k, "rule %s: for must be a duration (15m, 1h, 0)", r->name);
+        } else if (strcmp(ks, "every") == 0) {
+            if (!pw_alert_yaml_duration(v, &r->every_ms))
+                return ar_fail(a, k, "rule %s: every must be a duration (1h; 0: every pass)", r->name);
         } else if (strcmp(ks, "severity") == 0) {
             if (vs == NULL || vs[0] == '\0' || strlen(vs) >= sizeof r->severity)
                 return ar_fail(a, k, "rule %s: severity must be a short word (warning, critical)",
@@ -310,7 +369,7 @@ ar_rule_keys(ar *a, struct fy_node *n, pw_alert_rule *r)
                 return rc;
             if (why[0] == '\0')
                 return ar_fail(a, k, "rule %s: unknown key \"%s\" (name, kind, enabled, threshold, "
-                               "clear, op, for, severity, labels, annotations; for kind %s: %s)",
+                               "clear, op, for, every, severity, labels, annotations; for kind %s: %s)",
                                r->name, ks, r->kind->name, r->kind->keys);
             return ar_fail(a, k, "rule %s: %s", r->name, why);
         }
@@ -351,11 +410,9 @@ ar_rule(ar *a, pw_alert_config *c, struct fy_node *n)
         const pw_alert_kind_ops *k;
 
         if (kind == NULL)
-            return ar_fail(a, n, "rules: rule %s needs a kind (pool_capacity, pool_forecast, "
-                           "nodata, expr)", name);
+            return ar_fail(a, n, "rules: rule %s needs a kind (" AR_KIND_NAMES ")", name);
         if ((k = pw_alert_kind_find(kind)) == NULL)
-            return ar_fail(a, kk, "rules: rule %s: unknown kind \"%s\" (pool_capacity, "
-                           "pool_forecast, nodata, expr)", name, kind);
+            return ar_fail(a, kk, "rules: rule %s: unknown kind \"%s\" (" AR_KIND_NAMES ")", name, kind);
         if (c->nrules == PW_ALERT_MAX_RULES)
             return ar_fail(a, n, "rules: more than %d rules", PW_ALERT_MAX_RULES);
         r = &c->rules[c->nrules];
@@ -364,6 +421,7 @@ ar_rule(ar *a, pw_alert_config *c, struct fy_node *n)
         r->kind = k;
         r->enabled = true;
         snprintf(r->severity, sizeof r->severity, "warning");
+        /* before init: a kind may set its own default (the day rules: 1h) */
         if ((r->labels = json_object()) == NULL || (r->annotations = json_object()) == NULL
             || k->init(r) != PW_OK) {
             ar_rule_fini(r);
@@ -620,6 +678,14 @@ ar_load(const char *yaml, size_t len, const char *path, bool is_file, pw_alert_c
     a->msglen = msglen;
     if ((rc = ar_section(a, c, def)) != PW_OK)
         goto out;
+    fy_document_destroy(def);
+    if ((def = fy_document_build_from_string(&pcfg, ar_defaults_days, sizeof ar_defaults_days - 1)) == NULL) {
+        snprintf(msg, msglen, "the built-in alert rules do not parse");
+        rc = PW_EINVAL;
+        goto out;
+    }
+    if ((rc = ar_section(a, c, def)) != PW_OK)
+        goto out;
     /* The file's rules: each may name a built-in once. */
     memset(a->touched, 0, sizeof a->touched);
     a->path = path;
@@ -700,10 +766,10 @@ pw_alert_config_rules_json(const pw_alert_config *c)
     for (size_t i = 0; arr != NULL && c != NULL && i < c->nrules; i++) {
         const pw_alert_rule *r = &c->rules[i];
 
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:b,s:s,s:f,s:f,s:I,s:s,s:O,s:O}",
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:b,s:s,s:f,s:f,s:I,s:I,s:s,s:O,s:O}",
             "name", r->name, "kind", r->kind->name, "enabled", r->enabled,
             "op", r->below ? "below" : "above", "threshold", r->threshold, "clear", r->clear,
-            "for_ms", (json_int_t) r->for_ms, "severity", r->severity,
+            "for_ms", (json_int_t) r->for_ms, "every_ms", (json_int_t) r->every_ms, "severity", r->severity,
             "labels", r->labels, "annotations", r->annotations));
     }
     return arr;

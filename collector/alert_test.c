@@ -170,10 +170,11 @@ test_defaults(void **state)
 {
     fx          *f = *state;
     const char  *names[] = { "PoolCapacityWarning", "PoolCapacityCritical", "PoolCapacityForecast",
-                             "AgentSilent", "HostDown" };
+                             "AgentSilent", "HostDown", "VMUnderused", "SystemUnderused", "VMZombie",
+                             "VMOversized", "VMUndersized" };
 
-    assert_int_equal(f->cfg->nrules, 5);
-    for (size_t i = 0; i < 5; i++)
+    assert_int_equal(f->cfg->nrules, 10);
+    for (size_t i = 0; i < 10; i++)
         assert_string_equal(f->cfg->rules[i].name, names[i]);
     assert_true(f->cfg->rules[0].threshold == 0.7 && f->cfg->rules[0].clear == 0.65);
     assert_int_equal(f->cfg->rules[0].for_ms, 15 * MIN);
@@ -224,11 +225,11 @@ test_override_and_errors(void **state)
     (void) f;
     if (pw_alert_config_parse(ok, strlen(ok), "test.yaml", &c, msg, sizeof msg) != PW_OK)
         fail_msg("%s", msg);
-    assert_int_equal(c->nrules, 6);
+    assert_int_equal(c->nrules, 11);
     assert_true(c->rules[0].threshold == 0.75 && c->rules[0].clear == 0.65);
     assert_string_equal(json_string_value(json_object_get(c->rules[0].labels, "team")), "ops");
     assert_false(c->rules[3].enabled);
-    assert_int_equal(pw_alert_config_nrules(c), 5);
+    assert_int_equal(pw_alert_config_nrules(c), 10);
     assert_int_equal(c->nrcv, 1);
     assert_int_equal(json_array_size(c->rcv[0].group_by), 2);
     pw_alert_config_free(c);

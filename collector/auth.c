@@ -596,23 +596,26 @@ static const bool auth_table[AUTH_NROLES][PW_ACT_COUNT_] = {
         [PW_ACT_READ_INVENTORY] = true, [PW_ACT_WRITE_INVENTORY] = true,
         [PW_ACT_READ_POOLS] = true, [PW_ACT_READ_ALERTS] = true, [PW_ACT_WRITE_ALERTS] = true,
         [PW_ACT_READ_REPORTS] = true, [PW_ACT_READ_AUDIT] = true, [PW_ACT_ADMIN_TOKENS] = true,
-        [PW_ACT_READ_SELF_METRICS] = true, [PW_ACT_WHOAMI] = true,
+        [PW_ACT_READ_SELF_METRICS] = true, [PW_ACT_WHOAMI] = true, [PW_ACT_READ_RECOMMENDATIONS] = true,
     },
     [PW_ROLE_OPERATOR] = {
         [PW_ACT_READ_METRICS] = true, [PW_ACT_READ_HOSTS] = true,
         [PW_ACT_READ_INVENTORY] = true, [PW_ACT_WRITE_INVENTORY] = true,
         [PW_ACT_READ_POOLS] = true, [PW_ACT_READ_ALERTS] = true, [PW_ACT_WRITE_ALERTS] = true,
         [PW_ACT_READ_REPORTS] = true, [PW_ACT_READ_SELF_METRICS] = true, [PW_ACT_WHOAMI] = true,
+        [PW_ACT_READ_RECOMMENDATIONS] = true,
     },
     [PW_ROLE_AUDITOR] = {
         [PW_ACT_READ_METRICS] = true, [PW_ACT_READ_HOSTS] = true,
         [PW_ACT_READ_INVENTORY] = true, [PW_ACT_READ_POOLS] = true,
         [PW_ACT_READ_ALERTS] = true, [PW_ACT_READ_REPORTS] = true,
         [PW_ACT_READ_AUDIT] = true, [PW_ACT_READ_SELF_METRICS] = true, [PW_ACT_WHOAMI] = true,
+        [PW_ACT_READ_RECOMMENDATIONS] = true,
     },
     [PW_ROLE_TENANT] = {
         [PW_ACT_READ_METRICS] = true, [PW_ACT_READ_INVENTORY] = true,
         [PW_ACT_READ_ALERTS] = true, [PW_ACT_READ_REPORTS] = true, [PW_ACT_WHOAMI] = true,
+        [PW_ACT_READ_RECOMMENDATIONS] = true,
     },
 };
 
@@ -624,6 +627,7 @@ static const char *const auth_action_names[PW_ACT_COUNT_] = {
     [PW_ACT_WRITE_ALERTS] = "write_alerts",     [PW_ACT_READ_REPORTS] = "read_reports",
     [PW_ACT_READ_AUDIT] = "read_audit",         [PW_ACT_ADMIN_TOKENS] = "admin_tokens",
     [PW_ACT_READ_SELF_METRICS] = "read_self_metrics", [PW_ACT_WHOAMI] = "whoami",
+    [PW_ACT_READ_RECOMMENDATIONS] = "read_recommendations",
 };
 
 const char *

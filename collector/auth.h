@@ -138,6 +138,7 @@ typedef enum pw_action {
     PW_ACT_ADMIN_TOKENS,
     PW_ACT_READ_SELF_METRICS, /* /metrics */
     PW_ACT_WHOAMI,            /* /api/v1/whoami: the caller's own token (every role) */
+    PW_ACT_READ_RECOMMENDATIONS, /* /api/v1/recommendations (tenant: its own systems) */
     PW_ACT_COUNT_
 } pw_action;
 

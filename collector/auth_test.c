@@ -584,14 +584,14 @@ test_role_names(void **state)
 /*
  * The policy, written out again independently of auth.c: a change to either
  * must be a decision, made in both places (and in collector/README.md).
- *   columns: METRICS HOSTS INV INV_W POOLS ALERTS ALERTS_W REPORTS AUDIT TOKENS SELF WHOAMI
+ *   columns: METRICS HOSTS INV INV_W POOLS ALERTS ALERTS_W REPORTS AUDIT TOKENS SELF WHOAMI RECS
  */
 static const bool at_policy[PW_ROLE_TENANT + 1][PW_ACT_COUNT_] = {
-    [PW_ROLE_NONE]     = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
-    [PW_ROLE_ADMIN]    = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
-    [PW_ROLE_OPERATOR] = { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1 },
-    [PW_ROLE_AUDITOR]  = { 1, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1 },
-    [PW_ROLE_TENANT]   = { 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 1 },
+    [PW_ROLE_NONE]     = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+    [PW_ROLE_ADMIN]    = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
+    [PW_ROLE_OPERATOR] = { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1 },
+    [PW_ROLE_AUDITOR]  = { 1, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1 },
+    [PW_ROLE_TENANT]   = { 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1 },
 };
 
 static void
@@ -601,10 +601,11 @@ test_allows_matrix(void **state)
 
     (void) state;
     /* The column comments above must match the enum. */
-    assert_int_equal(PW_ACT_COUNT_, 12);
+    assert_int_equal(PW_ACT_COUNT_, 13);
     assert_int_equal(PW_ACT_READ_AUDIT, 8);
     assert_int_equal(PW_ACT_READ_SELF_METRICS, 10);
     assert_int_equal(PW_ACT_WHOAMI, 11);
+    assert_int_equal(PW_ACT_READ_RECOMMENDATIONS, 12);
     /* Every action has a name (whoami lists them), unknown ones none. */
     for (int a = 0; a < PW_ACT_COUNT_; a++)
         assert_non_null(pw_action_name((pw_action) a));

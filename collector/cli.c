@@ -36,6 +36,8 @@ static const cli_command cli_commands[] = {
     { "inventory", pw_cli_inventory, "the VM inventory: import, export, list, history, reconcile", false },
     { "pool", pw_cli_pool, "pool definitions: hosts, overcommit, capacity overrides (set|list|delete|history)", false },
     { "alerts", pw_cli_alerts, "active alerts, their history, backtests of the rules (--history, backtest, rules)", false },
+    { "recommendations", pw_cli_recommendations, "per system: reclaim, downsize or expand, with evidence; R3 flags (--tenant, --at)", false },
+    { "report", pw_cli_report, "utilization reports: monthly, quarterly, annual, service-year (xlsx, csv, html, json); list the archive", false },
     { "token", pw_cli_token, "create, list or revoke API tokens (create|list|revoke)", false },
     /* export works through --api, verify does not: cli_audit.c decides */
     { "audit", pw_cli_audit, "verify the audit log's hash chain or export it (verify|export)", true },

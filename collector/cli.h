@@ -78,6 +78,20 @@ int pw_cli_pool(pw_cli *g, int argc, char **argv);
 int pw_cli_alerts(pw_cli *g, int argc, char **argv);
 
 /*
+ * poolwatch recommendations (cli_recommendations.c): recommend.h over the
+ * data directory, read-only. PW_CLI_NODATA when the store or the inventory
+ * cannot be read.
+ */
+int pw_cli_recommendations(pw_cli *g, int argc, char **argv);
+
+/*
+ * poolwatch report monthly|quarterly|annual|service-year|list (cli_report.c):
+ * the reports of report.h from the data directory, the archive's listing.
+ * PW_CLI_NODATA when the store, inventory or archive cannot be read.
+ */
+int pw_cli_report(pw_cli *g, int argc, char **argv);
+
+/*
  * Opens g->data_dir's security database (cli_audit.c); on failure prints
  * why on stderr and returns PW_CLI_NODATA (PW_CLI_FAIL for ENOMEM). The
  * caller owns *out (pw_security_close).

@@ -40,7 +40,7 @@ ca_usage(FILE *f)
         "usage: poolwatch [--data DIR] alerts [--history [--from T] [--to T]] [--tenant T]\n"
         "                 [--limit N] [--format table|csv|json]\n"
         "       poolwatch [--data DIR] [--config FILE] alerts backtest --from T --to T [--step D]\n"
-        "                 [--format table|csv|json]\n"
+        "                 [--record] [--format table|csv|json]\n"
         "       poolwatch [--config FILE] alerts rules\n"
         "       poolwatch [--data DIR] alerts silence add MATCHER... (--duration D | --until T)\n"
         "                 [--author NAME] [--comment TEXT]\n"
@@ -50,7 +50,9 @@ ca_usage(FILE *f)
         "transition with --from <= time <= --to (default the last 7 days).\n"
         "backtest evaluates the rules (built-in, plus the --config file's alerts:) every\n"
         "--step (default 1m) from --from to --to over the stored data, in a scratch\n"
-        "database, and prints the transitions; nothing is sent or stored.\n"
+        "database, and prints the transitions; nothing is sent or stored. --record writes\n"
+        "them into DIR/alerts.mdb instead (states and history, nothing sent): after importing\n"
+        "past data, so the history holds the earlier months' warnings (recommendations, R3).\n"
         "rules prints the rules in effect (built-in, then the file's) as JSON.\n"
         "silence: alerts whose labels match every MATCHER (name=value, name!=value,\n"
         "name=~regex, name!~regex; regexes anchored) are not notified until the\n"
@@ -165,7 +167,8 @@ ca_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 
 /* alerts backtest: the engine over [from, to] every step, in a scratch alerts.mdb. */
 static int
-ca_backtest(pw_cli *g, const char *config, int64_t from, int64_t to, int64_t step, pw_out_format fmt)
+ca_backtest(pw_cli *g, const char *config, int64_t from, int64_t to, int64_t step, bool record,
+            pw_out_format fmt)
 {
     pw_alert_config *cfg = NULL;
     pw_store        *s = NULL;
@@ -192,12 +195,15 @@ ca_backtest(pw_cli *g, const char *config, int64_t from, int64_t to, int64_t ste
     if (pw_inventory_open(g->data_dir, true, &inv, msg, sizeof msg) != PW_OK)
         inv = NULL;                 /* no inventory: no pools, so no host_down instances */
     snprintf(tmp, sizeof tmp, "%s/poolwatch-backtest-XXXXXX", base && base[0] ? base : "/tmp");
-    if (mkdtemp(tmp) == NULL) {
+    if (record) {
+        /* --record: into DIR/alerts.mdb, so the history holds past months (R3 counts them) */
+        snprintf(tmp, sizeof tmp, "%s", g->data_dir);
+    } else if (mkdtemp(tmp) == NULL) {
         pw_cli_err("alerts backtest: cannot make a scratch directory %s: %s", tmp, strerror(errno));
         goto out;
     }
-    made = true;
-    if (pw_alert_db_open(tmp, PW_ALERT_DB_NOSYNC, &db, msg, sizeof msg) != PW_OK) {
+    made = !record;
+    if (pw_alert_db_open(tmp, record ? 0 : PW_ALERT_DB_NOSYNC, &db, msg, sizeof msg) != PW_OK) {
         pw_cli_err("alerts backtest: %s", msg);
         goto out;
     }
@@ -218,7 +224,8 @@ ca_backtest(pw_cli *g, const char *config, int64_t from, int64_t to, int64_t ste
             goto out;
         }
     }
-    if (pw_alert_list(db, true, INT64_MIN, INT64_MAX, NULL, 0, &list, &truncated) != PW_OK) {
+    if (pw_alert_list(db, true, record ? from : INT64_MIN, record ? to : INT64_MAX, NULL, 0, &list,
+                      &truncated) != PW_OK) {
         pw_cli_err("alerts backtest: cannot read the scratch database");
         goto out;
     }
@@ -470,7 +477,7 @@ pw_cli_alerts(pw_cli *g, int argc, char **argv)
     const char     *format = "table", *from_s = NULL, *to_s = "now", *step_s = "1m";
     const char     *tenant = NULL, *config = NULL;
     long            limit = 0;
-    bool            help = false, hist = false;
+    bool            help = false, hist = false, record = false;
     ca_sil_opts     so = { 0 };
     const pw_option opts[] = {
         { "data", PW_OPT_STRING, &g->data_dir, "the collector's data directory", "DIR" },
@@ -478,6 +485,7 @@ pw_cli_alerts(pw_cli *g, int argc, char **argv)
         { "from", PW_OPT_STRING, &from_s, "start (history: default -7d)", "TIME" },
         { "to", PW_OPT_STRING, &to_s, "end (default now)", "TIME" },
         { "step", PW_OPT_STRING, &step_s, "backtest: evaluate every D (1m)", "D" },
+        { "record", PW_OPT_FLAG, &record, "backtest: into DIR/alerts.mdb, not a scratch database", NULL },
         { "tenant", PW_OPT_STRING, &tenant, "only alerts whose tenant label is T", "T" },
         { "limit", PW_OPT_INT, &limit, "at most N alerts (0: all)", "N" },
         { "format", PW_OPT_STRING, &format, "table (default), csv or json", "FMT" },
@@ -561,7 +569,7 @@ pw_cli_alerts(pw_cli *g, int argc, char **argv)
             pw_cli_err("alerts backtest: --step \"%s\" is not a positive duration (1m, 5m)", step_s);
             goto out;
         }
-        rc = ca_backtest(g, config, from, to, step, fmt);
+        rc = ca_backtest(g, config, from, to, step, record, fmt);
         goto out;
     }
     if ((e = pw_alert_db_open(g->data_dir, PW_ALERT_DB_RDONLY, &db, msg, sizeof msg)) != PW_OK) {

@@ -26,7 +26,7 @@
 #include "clock.h"
 #include "config.h"
 
-#define CI_DEFAULT_BATCH 50000
+#define CI_DEFAULT_BATCH 10000
 /*
  * Samples read and sorted by series before any is written, cut into write
  * transactions of --batch samples: a time-ordered file then writes many
@@ -652,7 +652,7 @@ pw_cli_import(pw_cli *g, int argc, char **argv)
         { "format", PW_OPT_STRING, &format, "auto (default), prom or vm", "FMT" },
         { "default-time", PW_OPT_STRING, &deftime_s,
           "time of prom samples without one (default now)", "TIME" },
-        { "batch", PW_OPT_INT, &batch, "samples per write transaction (default 50000)", "N" },
+        { "batch", PW_OPT_INT, &batch, "samples per write transaction (default 10000)", "N" },
         { "help", PW_OPT_FLAG, &help, "this text", NULL },
         { NULL, PW_OPT_STRING, NULL, NULL, NULL },
     };

@@ -23,8 +23,9 @@
 
 /* ---- routes ------------------------------------------------------------------ */
 
-#define HS_GET  0x1u    /* HEAD too: NNG strips the body */
-#define HS_POST 0x2u
+#define HS_GET    0x1u  /* HEAD too: NNG strips the body */
+#define HS_POST   0x2u
+#define HS_DELETE 0x4u
 
 typedef enum hs_auth {
     HS_AUTH_NONE,          /* no token; answers nothing about stored data */
@@ -85,32 +86,64 @@ static const hs_route hs_routes[] = {
     /* Who the token is and what it may do (http_whoami.c): the dashboard asks instead of probing. */
     { "/api/v1/whoami", HS_GET, HS_AUTH_TOKEN, PW_ACT_WHOAMI, true, false,
       "/api/v1/whoami", NULL, pw_http_whoami },
+    /* Silences (http_silences.c): one path, an action per method - reading is
+     * read_alerts (a tenant sees those naming its tenant), changing write_alerts. */
+    { "/api/v1/silences", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_ALERTS, true, false,
+      "/api/v1/silences", NULL, pw_http_silences_list },
+    { "/api/v1/silences", HS_POST, HS_AUTH_TOKEN, PW_ACT_WRITE_ALERTS, true, false,
+      "/api/v1/silences", NULL, pw_http_silences_add },
+    { "/api/v1/silence/", HS_DELETE, HS_AUTH_TOKEN, PW_ACT_WRITE_ALERTS, true, false,
+      "/api/v1/silence/:id", NULL, pw_http_silence_expire },
+    /* Recommendations (http_recommendations.c): a tenant token gets its own systems only. */
+    { "/api/v1/recommendations", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_RECOMMENDATIONS, true, false,
+      "/api/v1/recommendations", NULL, pw_http_recommendations },
+    /* Reports (http_reports.c): a tenant token gets its own unit's report and archived files
+     * only. The archive's prefix route comes before the reports' own (first match wins). */
+    { "/api/v1/reports", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_REPORTS, true, false,
+      "/api/v1/reports", "tenant", pw_http_report_list },
+    { "/api/v1/reports/archive/", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_REPORTS, true, false,
+      "/api/v1/reports/archive/:month/:file", NULL, pw_http_report_archived },
+    { "/api/v1/reports/", HS_GET, HS_AUTH_TOKEN, PW_ACT_READ_REPORTS, true, false,
+      "/api/v1/reports/:kind", NULL, pw_http_report },
     /* The dashboard's files (http_static.c): every path outside /api/ no route above has.
      * Must stay last. No token: the files hold no data; the page sends the token to /api. */
     { "/", HS_GET, HS_AUTH_NONE, PW_ACT_COUNT_, false, false, "/", NULL, pw_http_static },
 };
 
-/* The route for path, and in *tail what a prefix route leaves; NULL if none. */
+/*
+ * The route for path and method m, and in *tail what a prefix route leaves;
+ * NULL if no route has the path. A path may have one route per method (each
+ * with its own action): when none takes m, the first with the path is
+ * returned (the caller answers 405) and *allowed has every method it takes.
+ */
 static const hs_route *
-hs_route_find(const char *path, const char **tail)
+hs_route_find(const char *path, unsigned m, const char **tail, unsigned *allowed)
 {
+    const hs_route *found = NULL;
+
+    *allowed = 0;
     for (size_t i = 0; i < sizeof hs_routes / sizeof hs_routes[0]; i++) {
         const hs_route *r = &hs_routes[i];
         size_t          n = strlen(r->path);
 
         if (n == 1) {           /* "/", the static files: unknown /api/ paths stay JSON 404s */
-            if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0)
-                return NULL;
+            if (found != NULL || strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0)
+                break;
             *tail = path + 1;
+            *allowed = r->methods;
             return r;
         }
         if (r->path[n - 1] == '/' ? strncmp(path, r->path, n) == 0 && path[n] != '\0'
                                   : strcmp(path, r->path) == 0) {
             *tail = path + (r->path[n - 1] == '/' ? n : strlen(path));
-            return r;
+            *allowed |= r->methods;
+            if (found == NULL)
+                found = r;
+            if (r->methods & m)
+                return r;       /* *allowed may miss later routes: it is read on a 405 only */
         }
     }
-    return NULL;
+    return found;
 }
 
 /* ---- server ------------------------------------------------------------------- */
@@ -139,6 +172,8 @@ struct pw_http {
     int64_t             started_ms;
     size_t              max_response;
     char               *web_dir;     /* owned copy of pw_http_opts.web_dir; may be NULL */
+    const char         *data_dir;    /* borrowed: pw_http_opts.data_dir */
+    const struct pw_report_tz *report_tz; /* borrowed */
     pw_http_rl         *rl;
     bool                started;     /* nng_http_server_start succeeded */
 
@@ -398,7 +433,18 @@ hs_serve(pw_http *h, hs_job *j)
     c.stats = h->stats;
     c.started_ms = h->started_ms;
     c.web_dir = h->web_dir;
+    c.data_dir = h->data_dir;
+    c.report_tz = h->report_tz;
     c.if_none_match = nng_http_req_get_header(j->req, "If-None-Match");
+    c.content_type_in = nng_http_req_get_header(j->req, "Content-Type");
+    {
+        void  *data = NULL;
+        size_t dlen = 0;
+
+        nng_http_req_get_data(j->req, &data, &dlen);
+        c.req_body = data;
+        c.req_body_len = data != NULL ? dlen : 0;
+    }
     c.status = 200;
     c.content_type = "application/json";
     c.body.max = h->max_response;
@@ -548,7 +594,9 @@ hs_on_request(nng_aio *aio)
     const char       *uri = nng_http_req_get_uri(req), *method = nng_http_req_get_method(req);
     hs_job            j = { .aio = aio, .req = req };
     unsigned          m = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? HS_GET
-                        : strcmp(method, "POST") == 0 ? HS_POST : 0;
+                        : strcmp(method, "POST") == 0 ? HS_POST
+                        : strcmp(method, "DELETE") == 0 ? HS_DELETE : 0;
+    unsigned          allowed = 0;
     bool              queued = false;
 
     hs_peer(conn, &j);
@@ -556,14 +604,18 @@ hs_on_request(nng_aio *aio)
         hs_finish_error(h, aio, 400, "bad_data", "the path is not a valid URL path", NULL, 0);
         return;
     }
-    if ((j.route = hs_route_find(j.path, &j.tail)) == NULL) {
+    if ((j.route = hs_route_find(j.path, m, &j.tail, &allowed)) == NULL) {
         hs_finish_error(h, aio, 404, "not_found", "no such endpoint", NULL, 0);
         free(j.path);
         return;
     }
     if ((j.route->methods & m) == 0) {
-        hs_header allow = { "Allow", (j.route->methods & HS_POST) ? "GET, HEAD, POST" : "GET, HEAD" };
+        char      list[40];
+        hs_header allow = { "Allow", list };
 
+        snprintf(list, sizeof list, "%s%s%s", (allowed & HS_GET) ? "GET, HEAD" : "",
+                 (allowed & HS_POST) ? ((allowed & HS_GET) ? ", POST" : "POST") : "",
+                 (allowed & HS_DELETE) ? ((allowed & (HS_GET | HS_POST)) ? ", DELETE" : "DELETE") : "");
         hs_finish_error(h, aio, 405, "method_not_allowed", "method not allowed", &allow, 1);
         free(j.path);
         return;
@@ -730,6 +782,8 @@ pw_http_start(const pw_http_opts *o, pw_http **out, char *errbuf, size_t errlen)
     h->stats = o->stats;
     h->started_ms = o->started_ms ? o->started_ms : pw_now_ms();
     h->max_response = o->max_response ? o->max_response : PW_HTTP_MAX_RESPONSE;
+    h->data_dir = o->data_dir;
+    h->report_tz = o->report_tz;
     if (o->web_dir != NULL && (h->web_dir = strdup(o->web_dir)) == NULL) {
         e = PW_ENOMEM;
         goto fail;

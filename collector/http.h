@@ -43,6 +43,7 @@
 #include "store.h"
 
 typedef struct pw_http pw_http;
+struct pw_report_tz;
 
 #define PW_HTTP_DEFAULT_ADDR "127.0.0.1:7480"
 
@@ -73,6 +74,8 @@ typedef struct pw_http_opts {
     size_t              workers, queue, max_body, max_response;   /* 0 = the defaults above */
     const char         *web_dir;    /* borrowed; the dashboard's files served at / (http_static.c);
                                        NULL or missing: / answers a 404 page saying how to build them */
+    const char         *data_dir;   /* borrowed; DIR/reports (http_reports.c); NULL: no archive */
+    const struct pw_report_tz *report_tz; /* borrowed; the reports' days (NULL: /api/v1/reports/... 503) */
 } pw_http_opts;
 
 /*
@@ -218,7 +221,7 @@ typedef struct pw_http_call pw_http_call;
 struct pw_http_call {
     /* request: read-only for endpoints */
     pw_http            *srv;
-    const char         *method;      /* "GET", "POST", "HEAD" */
+    const char         *method;      /* "GET", "POST", "DELETE" (HEAD arrives as "GET") */
     const char         *path;        /* decoded, without the query string */
     const char         *tail;        /* routes ending in '/': the rest of the path */
     pw_http_params      params;      /* form body (POST) first, then the query string */
@@ -234,7 +237,12 @@ struct pw_http_call {
     pw_collector_stats *stats;
     int64_t             started_ms;
     const char         *web_dir;      /* pw_http_opts.web_dir; may be NULL */
+    const char         *data_dir;     /* pw_http_opts.data_dir; may be NULL */
+    const struct pw_report_tz *report_tz; /* pw_http_opts.report_tz; may be NULL */
     const char         *if_none_match;/* the request's If-None-Match header, or NULL */
+    const char         *content_type_in; /* the request's Content-Type header, or NULL */
+    const char         *req_body;     /* the request body as received (not NUL-terminated) */
+    size_t              req_body_len;
 
     /* response: written by the endpoint */
     int                 status;       /* 200 unless set */
@@ -242,6 +250,7 @@ struct pw_http_call {
     pw_http_buf         body;
     pw_http_header      headers[4];   /* extra headers (name NULL: unused); Cache-Control replaces no-store */
     char                etag[48];     /* room for an ETag value named in headers */
+    char                disposition[1024]; /* room for a Content-Disposition value (http_reports.c) */
 
     /* audit: what was acted on (set by the route, refined by the endpoint), why it failed */
     char                object[256];
@@ -283,8 +292,17 @@ void pw_http_ops_hosts(pw_http_call *c);
 void pw_http_audit_list(pw_http_call *c);
 void pw_http_pools(pw_http_call *c);                /* http_pools.c: GET /api/v1/pools */
 void pw_http_alerts(pw_http_call *c);               /* http_alerts.c: GET /api/v1/alerts */
+void pw_http_recommendations(pw_http_call *c);      /* http_recommendations.c: GET /api/v1/recommendations */
 void pw_http_inventory(pw_http_call *c);            /* http_inventory.c: GET /api/v1/inventory */
 void pw_http_whoami(pw_http_call *c);               /* http_whoami.c: GET /api/v1/whoami */
+/* http_reports.c: GET /api/v1/reports/<kind>, /api/v1/reports (the archive), /api/v1/reports/archive/<month>/<file> */
+void pw_http_report(pw_http_call *c);               /* tail: "monthly", "quarterly", "annual", "service-year" */
+void pw_http_report_list(pw_http_call *c);
+void pw_http_report_archived(pw_http_call *c);      /* tail: "<YYYY-MM>/<file>" */
+/* http_silences.c: GET and POST /api/v1/silences, DELETE /api/v1/silence/<id> */
+void pw_http_silences_list(pw_http_call *c);
+void pw_http_silences_add(pw_http_call *c);
+void pw_http_silence_expire(pw_http_call *c);       /* tail: "<id>" */
 
 /*
  * http_static.c: the dashboard's files at / (any path outside /api/ that no

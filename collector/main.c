@@ -29,6 +29,8 @@
 #include "log.h"
 #include "maintenance.h"
 #include "pool_config.h"
+#include "report.h"
+#include "report_job.h"
 #include "stats.h"
 #include "store.h"
 #include "wire.h"
@@ -52,6 +54,8 @@ struct collector {
     int64_t     alert_interval_ms;      /* 0: no alert engine */
     bool        has_alerts;   /* the config file has an alerts: section (alert.h) */
     const char *config_path;  /* --config FILE, re-read for pools: on SIGHUP */
+    const char *report_tz_name;     /* --report-timezone */
+    long        report_archive_day; /* 0: no automatic archive */
     pw_program  prog;         /* --help, --version, --log-level */
 
     /* runtime */
@@ -67,6 +71,8 @@ struct collector {
     pw_inventory      *inv;           /* DIR/inventory.mdb: pools and VMs */
     pw_capjob         *capjob;
     pw_alert_job      *alerts;        /* rules, states in DIR/alerts.mdb, notifications */
+    pw_report_tz      *report_tz;     /* loaded in main, before any thread */
+    pw_report_job     *report_job;    /* the monthly report archive */
     int64_t            started_ms;
     pw_frame_header    self_hdr;
     pw_write_req       self_req;
@@ -100,6 +106,8 @@ collector_options(collector *c, pw_option *opts)
         { "pools", PW_OPT_SECTION, &c->has_pools, NULL, NULL },
         { "alert-interval", PW_OPT_DURATION, &c->alert_interval_ms, "how often alert rules are evaluated; 0 = off (1m)", "DURATION" },
         { "alerts", PW_OPT_SECTION, &c->has_alerts, NULL, NULL },
+        { "report-timezone", PW_OPT_STRING, &c->report_tz_name, "the zone of the reports' days (Asia/Shanghai)", "ZONE" },
+        { "report-archive-day", PW_OPT_INT, &c->report_archive_day, "archive last month's reports on this day of the month, 1..28; 0 = off (1)", "N" },
         { "http", PW_OPT_STRING, &c->http_addr, "HTTP API address, or off (127.0.0.1:7480)", "ADDR" },
         { "http-tls-cert", PW_OPT_STRING, &c->http_tls_cert, "PEM certificate: serve the HTTP API over HTTPS", "FILE" },
         { "http-tls-key", PW_OPT_STRING, &c->http_tls_key, "PEM private key of --http-tls-cert", "FILE" },
@@ -158,6 +166,8 @@ collector_self_metrics(collector *c)
     SELF_COUNTER("writer_queue_frames", queue_depth);
     SELF_COUNTER("maintenance_txns_total", maintenance_txns);
     SELF_COUNTER("maintenance_errors_total", maintenance_errors);
+    SELF_COUNTER("reports_archived_total", reports_archived);
+    SELF_COUNTER("report_errors_total", report_errors);
     pw_batch_addl(b, "poolwatch_collector_commit_seconds_total",
                   (double) atomic_load(&c->stats.commit_us_total) / 1e6, NULL);
     if (pw_wire_encode(&c->self_hdr, b, &buf, &len) != PW_OK)
@@ -313,6 +323,17 @@ collector_run(collector *c, const sigset_t *sigs)
     }
     if (!collector_start_alerts(c))
         return 1;
+    if (c->report_archive_day > 0) {
+        pw_report_job_opts ro = {
+            .data_dir = c->data, .store = c->store, .inv = c->inv, .alerts = pw_alert_job_db(c->alerts),
+            .tz = c->report_tz, .archive_day = (int) c->report_archive_day, .stats = &c->stats,
+        };
+
+        if (pw_report_job_start(&ro, &c->report_job) != PW_OK) {
+            pw_error("cannot start the report archive thread");
+            return 1;
+        }
+    }
     pw_ingest_opts  io = {
         .url = c->listen, .contexts = (size_t) c->contexts,
         .tls_ca = c->tls_ca, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
@@ -326,7 +347,7 @@ collector_run(collector *c, const sigset_t *sigs)
         pw_http_opts ho = {
             .addr = c->http_addr, .tls_cert = c->http_tls_cert, .tls_key = c->http_tls_key,
             .store = c->store, .inv = c->inv, .stats = &c->stats, .started_ms = c->started_ms,
-            .alerts = pw_alert_job_db(c->alerts),
+            .alerts = pw_alert_job_db(c->alerts), .data_dir = c->data, .report_tz = c->report_tz,
         };
         char url[192], web[4096];
 
@@ -395,6 +416,7 @@ main(int argc, char **argv)
         .prog = { .name = "poolwatch-collector", .usage = collector_usage_head },
         .contexts = 64, .max_batch = 256, .self_interval_ms = 10000,
         .capacity_interval_ms = 60000, .alert_interval_ms = 60000,
+        .report_tz_name = PW_REPORT_TZ_DEFAULT, .report_archive_day = 1,
         .audit_retention_ms = PW_AUDIT_DEF_RETENTION_MS,
         .maint = {
             .retention = { [PW_RES_RAW] = 35 * 86400000LL, [PW_RES_5M] = 396 * 86400000LL,
@@ -405,6 +427,7 @@ main(int argc, char **argv)
     pw_option opts[32];
     pw_config cfg = { 0 };
     sigset_t  sigs;
+    char      msg[512];
     int       rc;
 
     c.started_ms = pw_now_ms();
@@ -421,6 +444,15 @@ main(int argc, char **argv)
                         "--self-interval and --maintenance-interval >= 10ms, "
                         "--capacity-interval and --alert-interval 0 or >= 10ms, "
                         "--max-db-size 0 or >= 256KiB, --audit-retention >= 183d (R12)\n");
+        goto out;
+    }
+    if (c.report_archive_day < 0 || c.report_archive_day > 28) {
+        fprintf(stderr, "poolwatch-collector: --report-archive-day 1..28 (a day every month has), or 0 = off\n");
+        goto out;
+    }
+    /* The zone table is made with TZ and mktime: only while this is the only thread (report.h). */
+    if (pw_report_tz_load(c.report_tz_name, &c.report_tz, msg, sizeof msg) != PW_OK) {
+        fprintf(stderr, "poolwatch-collector: --report-timezone: %s\n", msg);
         goto out;
     }
 
@@ -453,11 +485,13 @@ out:
     pw_ingest_stop(c.ingest);
     pw_maintenance_stop(c.maintenance);
     pw_capjob_stop(c.capjob);
+    pw_report_job_stop(c.report_job);       /* reads alerts.mdb: before the alert engine goes */
     pw_alert_job_stop(c.alerts);
     pw_inventory_close(c.inv);
     pw_store_close(c.store);
     pw_security_close(c.sec);
     pw_batch_free(c.self_batch);
+    pw_report_tz_free(c.report_tz);
     pw_config_free(&cfg);
     return rc;
 }

@@ -30,6 +30,7 @@ typedef int (*pw_points_cb)(void *ctx, int64_t ts_ms, double value);
 
 /* Flags of pw_points_ops.open. */
 #define PW_POINTS_CREATE 0x1u   /* create the engine's databases if missing */
+#define PW_POINTS_PACK   0x2u   /* storage format 3: the engine may write its packed layout */
 
 typedef struct pw_points_ops {
     /* Short name for messages ("raw"). */
@@ -51,6 +52,15 @@ typedef struct pw_points_ops {
      * timestamp is replaced, so storing a point twice is harmless.
      */
     int  (*append)(void *state, MDB_txn *txn, uint64_t series_id, int64_t ts_ms, double value);
+
+    /*
+     * Optional (NULL: the store calls append for each): stores the n points
+     * s[0..n) of one series (their `series` field is ignored), exactly as n
+     * calls of append in that order would, with less work per point when
+     * they come after the series' newest one.
+     */
+    int  (*append_many)(void *state, MDB_txn *txn, uint64_t series_id, const pw_wire_sample *s,
+                        size_t n);
 
     /*
      * Calls cb for each point of series_id with from <= ts <= to, in time

@@ -18,7 +18,8 @@
  * Layout (all integers big-endian, timestamps with the sign bit flipped so
  * memcmp orders them; documented in collector/README.md, "Storage layout"):
  *   chunk_head  id                      -> open chunk
- *   chunks      id ++ first_ts          -> sealed chunk
+ *   chunks      id ++ first_ts          -> sealed record: one sealed chunk, or
+ *                                          (format 3) a pack of several (below)
  *   rollups     id ++ res ++ block      -> rollup block (below)
  *   rollup_mark id ++ res               -> i64 end of the stored, complete buckets
  *   rollup_todo id ++ res               -> i64 lo ++ i64 hi: raw range to roll up
@@ -41,6 +42,16 @@
 #define PWC_STALE_MS      (6 * 3600000LL)   /* an open chunk idle this long is sealed */
 #define PWC_SCAN_EVERY    60000             /* full scans (quiet heads, expiry) at most this often */
 #define PWC_BLOCK_VERSION 1
+/*
+ * A pack (format 3 only) is [PWC_PACK_MAGIC] then, per sealed chunk in time
+ * order, a uvarint length and the chunk. A plain sealed chunk starts with its
+ * version byte (1), so the first byte tells the two apart. Packs exist because
+ * a sealed chunk (~1 KB) is a poor fit for LMDB pages: B-tree leaves of 1 KB
+ * values split half empty, while a value of a few pages sits in overflow
+ * pages that it fills.
+ */
+#define PWC_PACK_MAGIC    0x80
+#define PWC_PACK_PAGES    4          /* a pack grows up to this many pages */
 #define PWC_NCOLS         6          /* min, max, sum, last, last_ts, count */
 
 /* Rollup blocks: how much time one record covers, per resolution. */
@@ -49,6 +60,7 @@ static const int64_t pwc_block[PW_RES_COUNT_] = { 0, 86400000, 7 * 86400000LL, 2
 typedef struct pwc pwc;
 struct pwc {
     MDB_dbi         head, chunks, rollups, mark, todo, wait;
+    size_t          pack_max;    /* bytes a pack may reach; 0 = no packs (format 2) */
     pthread_mutex_t mu;          /* guards the maintenance scan positions */
     uint64_t        scan_head;   /* next series id for the stale-head scan */
     uint64_t        scan_expire; /* next series id for the expiry scan */
@@ -99,6 +111,15 @@ pwc_open(MDB_txn *txn, unsigned flags, void **state)
         free(p);
         return rc;
     }
+    if (flags & PW_POINTS_PACK) {
+        MDB_stat st;
+        /* Fill whole overflow pages: a page holds psize bytes less its 16-byte header. */
+        if ((rc = mdb_env_stat(mdb_txn_env(txn), &st)) != 0) {
+            free(p);
+            return rc;
+        }
+        p->pack_max = (size_t) st.ms_psize * PWC_PACK_PAGES - 16;
+    }
     pthread_mutex_init(&p->mu, NULL);
     *state = p;
     return 0;
@@ -113,6 +134,112 @@ pwc_close(void *state)
         return;
     pthread_mutex_destroy(&p->mu);
     free(p);
+}
+
+/* ---- sealed records: one chunk or a pack ------------------------------------ */
+
+/* Walks the sealed chunks of one record value. */
+typedef struct pwc_sub pwc_sub;
+struct pwc_sub {
+    const unsigned char *p, *end;
+    bool                 plain;      /* the record is one chunk, handed out once */
+    const void          *data;       /* the current chunk */
+    size_t               len;
+};
+
+static void
+pwc_sub_init(pwc_sub *s, const void *data, size_t len)
+{
+    s->p = data;
+    s->end = s->p + len;
+    s->plain = len == 0 || s->p[0] != PWC_PACK_MAGIC;
+    if (!s->plain)
+        s->p++;
+    s->data = NULL;
+    s->len = 0;
+}
+
+/* 1 and the next chunk in s->data / s->len, 0 at the end, -1 on a damaged pack. */
+static int
+pwc_sub_next(pwc_sub *s)
+{
+    uint64_t n = 0;
+    unsigned shift = 0;
+
+    if (s->p >= s->end)
+        return 0;
+    if (s->plain) {
+        s->data = s->p;
+        s->len = (size_t) (s->end - s->p);
+        s->p = s->end;
+        return 1;
+    }
+    for (;;) {
+        if (s->p >= s->end || shift > 28)
+            return -1;
+        n |= (uint64_t) (*s->p & 0x7f) << shift;
+        shift += 7;
+        if (!(*s->p++ & 0x80))
+            break;
+    }
+    if (n == 0 || n > (uint64_t) (s->end - s->p))
+        return -1;
+    s->data = s->p;
+    s->len = (size_t) n;
+    s->p += n;
+    return 1;
+}
+
+/* Last timestamp of a sealed record (INT64_MIN if it is damaged). */
+static int64_t
+pwc_rec_last_ts(const void *data, size_t len)
+{
+    pwc_sub s;
+    int64_t last = INT64_MIN;
+
+    pwc_sub_init(&s, data, len);
+    while (pwc_sub_next(&s) == 1)
+        last = pw_chunk_last_ts(s.data, s.len);
+    return last;
+}
+
+/* Bytes a chunk of clen adds to a pack (its length prefix included). */
+static size_t
+pwc_pack_cost(size_t clen)
+{
+    size_t n = 1;
+
+    for (size_t x = clen; x >= 0x80; x >>= 7)
+        n++;
+    return n + clen;
+}
+
+/* Appends chunk c to the pack being built in buf (the pack's magic first). */
+static int
+pwc_pack_add(unsigned char **buf, size_t *len, size_t *cap, const void *c, size_t clen)
+{
+    size_t need = *len + 1 + pwc_pack_cost(clen);
+
+    if (need > *cap) {
+        size_t         ncap = *cap ? *cap : 4096;
+        unsigned char *nb;
+        while (ncap < need)
+            ncap *= 2;
+        if ((nb = realloc(*buf, ncap)) == NULL)
+            return ENOMEM;
+        *buf = nb;
+        *cap = ncap;
+    }
+    if (*len == 0)
+        (*buf)[(*len)++] = PWC_PACK_MAGIC;
+    for (size_t n = clen;; n >>= 7) {
+        (*buf)[(*len)++] = (unsigned char) ((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+        if (n < 0x80)
+            break;
+    }
+    memcpy(*buf + *len, c, clen);
+    *len += clen;
+    return 0;
 }
 
 /* ---- decoded point arrays -------------------------------------------------- */
@@ -154,21 +281,30 @@ pwc_pts_free(pwc_pts *a)
     memset(a, 0, sizeof *a);
 }
 
-/* Appends the points of a chunk to a; MDB_CORRUPTED if it does not decode. */
+/*
+ * Appends the points of a chunk, or of every chunk of a sealed record, to a;
+ * MDB_CORRUPTED if it does not decode.
+ */
 static int
 pwc_pts_decode(pwc_pts *a, const void *data, size_t len)
 {
+    pwc_sub       sub;
     pw_chunk_iter it;
     int64_t       ts;
     double        v;
-    int           r, rc;
+    int           r, rc, more;
 
-    if (pw_chunk_iter_init(&it, data, len) != PW_OK)
-        return MDB_CORRUPTED;
-    while ((r = pw_chunk_iter_next(&it, &ts, &v)) == 1)
-        if ((rc = pwc_pts_push(a, ts, v)) != 0)
-            return rc;
-    return r == 0 ? 0 : MDB_CORRUPTED;
+    pwc_sub_init(&sub, data, len);
+    while ((more = pwc_sub_next(&sub)) == 1) {
+        if (pw_chunk_iter_init(&it, sub.data, sub.len) != PW_OK)
+            return MDB_CORRUPTED;
+        while ((r = pw_chunk_iter_next(&it, &ts, &v)) == 1)
+            if ((rc = pwc_pts_push(a, ts, v)) != 0)
+                return rc;
+        if (r != 0)
+            return MDB_CORRUPTED;
+    }
+    return more == 0 ? 0 : MDB_CORRUPTED;
 }
 
 /* Inserts (ts, v) in order; an equal timestamp has its value replaced. */
@@ -304,6 +440,64 @@ pwc_is_of(const MDB_val *k, uint64_t id)
 
 /* ---- append ---------------------------------------------------------------- */
 
+/*
+ * Format 3: a newly sealed chunk (its first point at first, after every
+ * sealed one) joins the series' last record while that stays within
+ * pack_max, else starts a record of its own (a plain chunk; it becomes a
+ * pack when the next one joins it).
+ */
+static int
+pwc_seal_packed(pwc *p, MDB_txn *txn, uint64_t id, int64_t first, const void *c, size_t clen)
+{
+    MDB_cursor    *cur;
+    MDB_val        k, v;
+    unsigned char  ck[16];
+    unsigned char *buf = NULL;
+    size_t         len = 0, cap = 0;
+    pwc_sub        sub;
+    int            rc, more;
+
+    if ((rc = mdb_cursor_open(txn, p->chunks, &cur)) != 0)
+        return rc;
+    rc = pwc_seek(cur, id, INT64_MAX, &k, &v);
+    /* a plain record grows by a magic byte and its own length prefix when packed */
+    if (rc == 0 && pwc_is_of(&k, id)
+        && (((unsigned char *) v.mv_data)[0] == PWC_PACK_MAGIC ? v.mv_size
+                : 1 + pwc_pack_cost(v.mv_size)) + pwc_pack_cost(clen) <= p->pack_max) {
+        memcpy(ck, k.mv_data, sizeof ck);
+        pwc_sub_init(&sub, v.mv_data, v.mv_size);
+        while ((more = pwc_sub_next(&sub)) == 1)
+            if ((rc = pwc_pack_add(&buf, &len, &cap, sub.data, sub.len)) != 0)
+                goto out;
+        if (more != 0) {
+            rc = MDB_CORRUPTED;
+            goto out;
+        }
+    } else if (rc == 0 || rc == MDB_NOTFOUND) {
+        /* A record of its own, stored plain. */
+        pwc_key_ts(ck, id, first);
+        k.mv_size = sizeof ck;
+        k.mv_data = ck;
+        v.mv_size = clen;
+        v.mv_data = (void *) c;
+        rc = mdb_put(txn, p->chunks, &k, &v, 0);
+        goto out;
+    } else {
+        goto out;
+    }
+    if ((rc = pwc_pack_add(&buf, &len, &cap, c, clen)) != 0)
+        goto out;
+    k.mv_size = sizeof ck;
+    k.mv_data = ck;
+    v.mv_size = len;
+    v.mv_data = buf;
+    rc = mdb_put(txn, p->chunks, &k, &v, 0);
+out:
+    mdb_cursor_close(cur);
+    free(buf);
+    return rc;
+}
+
 /* Moves the open chunk of id to the sealed table, unchanged but for its state. */
 static int
 pwc_seal_head(pwc *p, MDB_txn *txn, uint64_t id, const void *data, size_t len)
@@ -320,10 +514,14 @@ pwc_seal_head(pwc *p, MDB_txn *txn, uint64_t id, const void *data, size_t len)
         return MDB_CORRUPTED;
     }
     pw_put_be64(idk, id);
-    pwc_key_ts(ck, id, first);
-    v.mv_size = c.len;
-    v.mv_data = c.data;
-    rc = mdb_put(txn, p->chunks, &k, &v, 0);
+    if (p->pack_max > 0) {
+        rc = pwc_seal_packed(p, txn, id, first, c.data, c.len);
+    } else {
+        pwc_key_ts(ck, id, first);
+        v.mv_size = c.len;
+        v.mv_data = c.data;
+        rc = mdb_put(txn, p->chunks, &k, &v, 0);
+    }
     pw_chunk_free(&c);
     if (rc == 0)
         rc = mdb_del(txn, p->head, &hk, NULL);
@@ -332,10 +530,54 @@ pwc_seal_head(pwc *p, MDB_txn *txn, uint64_t id, const void *data, size_t len)
     return rc;
 }
 
+/*
+ * Format 3: points a[0..n) as chunks of PWC_SEAL_POINTS, packed into records
+ * of at most pack_max bytes.
+ */
+static int
+pwc_put_packed(pwc *p, MDB_txn *txn, uint64_t id, const pwc_pts *a)
+{
+    unsigned char *buf = NULL, ck[16];
+    size_t         len = 0, cap = 0, rec_first = 0;
+    MDB_val        k = { 16, ck }, v;
+    int            rc = 0;
+
+    for (size_t off = 0; off < a->n && rc == 0;) {
+        size_t   n = a->n - off < PWC_SEAL_POINTS ? a->n - off : PWC_SEAL_POINTS;
+        pw_chunk c;
+
+        if ((rc = pwc_encode(&c, a->ts + off, a->v + off, n, 1)) != 0)
+            break;
+        if (len > 0 && len + pwc_pack_cost(c.len) > p->pack_max) {
+            pwc_key_ts(ck, id, a->ts[rec_first]);
+            v.mv_size = len;
+            v.mv_data = buf;
+            rc = mdb_put(txn, p->chunks, &k, &v, 0);
+            len = 0;
+        }
+        if (rc == 0 && len == 0)
+            rec_first = off;
+        if (rc == 0)
+            rc = pwc_pack_add(&buf, &len, &cap, c.data, c.len);
+        pw_chunk_free(&c);
+        off += n;
+    }
+    if (rc == 0 && len > 0) {
+        pwc_key_ts(ck, id, a->ts[rec_first]);
+        v.mv_size = len;
+        v.mv_data = buf;
+        rc = mdb_put(txn, p->chunks, &k, &v, 0);
+    }
+    free(buf);
+    return rc;
+}
+
 /* Writes points a[0..n) as sealed chunks of id, splitting past PWC_MERGE_SPLIT. */
 static int
 pwc_put_sealed(pwc *p, MDB_txn *txn, uint64_t id, const pwc_pts *a)
 {
+    if (p->pack_max > 0)
+        return pwc_put_packed(p, txn, id, a);
     for (size_t off = 0; off < a->n;) {
         size_t        n = a->n - off;
         unsigned char ck[16];
@@ -405,7 +647,7 @@ pwc_sealed_last(pwc *p, MDB_txn *txn, uint64_t id, int64_t *last)
         return rc;
     rc = pwc_seek(cur, id, INT64_MAX, &k, &v);
     if (rc == 0 && pwc_is_of(&k, id))
-        *last = pw_chunk_last_ts(v.mv_data, v.mv_size);
+        *last = pwc_rec_last_ts(v.mv_data, v.mv_size);
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -482,30 +724,106 @@ pwc_append(void *state, MDB_txn *txn, uint64_t id, int64_t ts, double val)
     return rc;
 }
 
+/*
+ * Points s[0..n) of one series: those after the open chunk's last point are
+ * appended to one load of it, written back once (or sealed on the way);
+ * any other point, and the first one of a series with no open chunk, takes
+ * pwc_append. Same result as n pwc_append calls.
+ */
+static int
+pwc_append_many(void *state, MDB_txn *txn, uint64_t id, const pw_wire_sample *s, size_t n)
+{
+    pwc          *p = state;
+    unsigned char idk[8];
+    MDB_val       k = { 8, idk }, v;
+    pw_chunk      c;
+    int64_t       first, last;
+    uint32_t      count;
+    size_t        i = 0;
+    int           rc;
+
+    pw_put_be64(idk, id);
+    while (i < n) {
+        bool sealed = false;
+
+        rc = mdb_get(txn, p->head, &k, &v);
+        if (rc == 0 && pw_chunk_info(v.mv_data, v.mv_size, &count, &first, &last) != PW_OK)
+            return MDB_CORRUPTED;
+        if (rc == MDB_NOTFOUND || (rc == 0 && s[i].ts_ms <= last)) {
+            if ((rc = pwc_append(p, txn, id, s[i].ts_ms, s[i].value)) != 0)
+                return rc;
+            i++;
+            continue;
+        }
+        if (rc != 0)
+            return rc;
+        pw_chunk_init(&c);
+        if (pw_chunk_load(&c, v.mv_data, v.mv_size) != PW_OK) {
+            pw_chunk_free(&c);
+            return MDB_CORRUPTED;
+        }
+        for (; i < n && s[i].ts_ms > last; i++) {
+            if (pw_chunk_append(&c, s[i].ts_ms, s[i].value) != PW_OK) {
+                pw_chunk_free(&c);
+                return MDB_CORRUPTED;
+            }
+            last = s[i].ts_ms;
+            if (++count >= PWC_SEAL_POINTS) {
+                i++;
+                sealed = true;
+                break;
+            }
+        }
+        if (sealed) {
+            rc = pwc_seal_head(p, txn, id, c.data, c.len);
+        } else {
+            v.mv_size = c.len;
+            v.mv_data = c.data;
+            rc = mdb_put(txn, p->head, &k, &v, 0);
+        }
+        pw_chunk_free(&c);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* ---- range ----------------------------------------------------------------- */
 
-/* Emits the points of one chunk within [from, to]; *stop when cb asked. */
+/*
+ * Emits the points of one chunk or sealed record within [from, to]; *stop
+ * when cb asked. Chunks of a pack that end before from are skipped by their
+ * header alone.
+ */
 static int
 pwc_emit(const MDB_val *v, int64_t from, int64_t to, pw_points_cb cb, void *ctx, int *stop)
 {
+    pwc_sub       sub;
     pw_chunk_iter it;
     int64_t       ts;
     double        val;
-    int           r;
+    int           r, more;
 
-    if (pw_chunk_iter_init(&it, v->mv_data, v->mv_size) != PW_OK)
-        return MDB_CORRUPTED;
-    while ((r = pw_chunk_iter_next(&it, &ts, &val)) == 1) {
-        if (ts < from)
+    pwc_sub_init(&sub, v->mv_data, v->mv_size);
+    while ((more = pwc_sub_next(&sub)) == 1) {
+        if (pw_chunk_last_ts(sub.data, sub.len) < from)
             continue;
-        if (ts > to)
-            return 0;
-        if (cb(ctx, ts, val) != 0) {
-            *stop = 1;
-            return 0;
+        if (pw_chunk_iter_init(&it, sub.data, sub.len) != PW_OK)
+            return MDB_CORRUPTED;
+        while ((r = pw_chunk_iter_next(&it, &ts, &val)) == 1) {
+            if (ts < from)
+                continue;
+            if (ts > to)
+                return 0;
+            if (cb(ctx, ts, val) != 0) {
+                *stop = 1;
+                return 0;
+            }
         }
+        if (r != 0)
+            return MDB_CORRUPTED;
     }
-    return r == 0 ? 0 : MDB_CORRUPTED;
+    return more == 0 ? 0 : MDB_CORRUPTED;
 }
 
 static int
@@ -526,7 +844,7 @@ pwc_range(void *state, MDB_txn *txn, uint64_t id, int64_t from, int64_t to, pw_p
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (pw_get_ts((unsigned char *) k.mv_data + 8) > to)
             break;
-        if (pw_chunk_last_ts(v.mv_data, v.mv_size) < from)
+        if (pwc_rec_last_ts(v.mv_data, v.mv_size) < from)
             continue;
         if ((rc = pwc_emit(&v, from, to, cb, ctx, &stop)) != 0)
             break;
@@ -1038,8 +1356,47 @@ pwc_expire_rollups(pwc *p, MDB_txn *txn, int64_t now, const int64_t ret[PW_RES_C
 }
 
 /*
+ * Drops the chunks of the pack at cur (record v of id) that end before cut
+ * and stores the rest under the first time they hold. Called only when the
+ * first chunk goes and the last stays.
+ */
+static int
+pwc_trim_pack(pwc *p, MDB_txn *txn, MDB_cursor *cur, uint64_t id, const MDB_val *v, int64_t cut)
+{
+    unsigned char *buf = NULL, ck[16];
+    size_t         len = 0, cap = 0;
+    int64_t        first = INT64_MIN;
+    MDB_val        k = { 16, ck }, nv;
+    pwc_sub        sub;
+    int            rc = 0, more;
+
+    pwc_sub_init(&sub, v->mv_data, v->mv_size);
+    while ((more = pwc_sub_next(&sub)) == 1 && rc == 0) {
+        if (pw_chunk_last_ts(sub.data, sub.len) < cut)
+            continue;
+        if (len == 0)
+            first = pw_chunk_first_ts(sub.data, sub.len);
+        rc = pwc_pack_add(&buf, &len, &cap, sub.data, sub.len);
+    }
+    if (rc == 0 && (more != 0 || len == 0))
+        rc = MDB_CORRUPTED;
+    /* the record's bytes live in the map: copied out above before the delete */
+    if (rc == 0)
+        rc = mdb_cursor_del(cur, 0);
+    if (rc == 0) {
+        pwc_key_ts(ck, id, first);
+        nv.mv_size = len;
+        nv.mv_data = buf;
+        rc = mdb_put(txn, p->chunks, &k, &nv, 0);
+    }
+    free(buf);
+    return rc;
+}
+
+/*
  * Deletes sealed chunks past the raw retention whose buckets are rolled up
- * at every resolution, and rollup blocks past their own retention.
+ * at every resolution (whole records, or the older chunks of a pack), and
+ * rollup blocks past their own retention.
  */
 static int
 pwc_expire(pwc *p, MDB_txn *txn, int64_t now, const int64_t ret[PW_RES_COUNT_], unsigned budget,
@@ -1061,9 +1418,13 @@ pwc_expire(pwc *p, MDB_txn *txn, int64_t now, const int64_t ret[PW_RES_COUNT_], 
         pwc_key_ts(ck, start, INT64_MIN);
         for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *spent < budget;) {
             uint64_t id = pw_get_be64(k.mv_data);
-            int64_t  last = pw_chunk_last_ts(v.mv_data, v.mv_size), rolled = INT64_MAX;
+            int64_t  last = pwc_rec_last_ts(v.mv_data, v.mv_size), rolled = INT64_MAX;
+            int64_t  cut = now - ret[PW_RES_RAW];
+            pwc_sub  sub;
             (*spent)++;
-            if (last < now - ret[PW_RES_RAW]) {
+            pwc_sub_init(&sub, v.mv_data, v.mv_size);
+            /* the record's first chunk (all of it when plain) is past the cut-off */
+            if (pwc_sub_next(&sub) == 1 && pw_chunk_last_ts(sub.data, sub.len) < cut) {
                 for (int r = PW_RES_5M; r < PW_RES_COUNT_; r++) {
                     unsigned char mk[9];
                     int64_t       m = INT64_MIN;
@@ -1072,7 +1433,9 @@ pwc_expire(pwc *p, MDB_txn *txn, int64_t now, const int64_t ret[PW_RES_COUNT_], 
                         m = INT64_MIN;
                     rolled = m < rolled ? m : rolled;
                 }
-                if (last < rolled) {
+                if (cut > rolled)
+                    cut = rolled;       /* raw data never goes before its rollups exist */
+                if (last < cut) {
                     if ((rc = mdb_cursor_del(cur, 0)) != 0)
                         break;
                     rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
@@ -1080,6 +1443,9 @@ pwc_expire(pwc *p, MDB_txn *txn, int64_t now, const int64_t ret[PW_RES_COUNT_], 
                         rc = MDB_NOTFOUND;
                     continue;
                 }
+                if (pw_chunk_last_ts(sub.data, sub.len) < cut
+                    && (rc = pwc_trim_pack(p, txn, cur, id, &v, cut)) != 0)
+                    break;
             }
             /* Chunks of a series are in time order: skip to the next series. */
             pwc_key_ts(ck, id + 1, INT64_MIN);
@@ -1178,6 +1544,7 @@ const pw_points_ops pw_points_chunk = {
     .open     = pwc_open,
     .close    = pwc_close,
     .append   = pwc_append,
+    .append_many = pwc_append_many,
     .range    = pwc_range,
     .rollups  = pwc_rollups,
     .maintain = pwc_maintain,

@@ -548,6 +548,75 @@ test_bytes_per_sample(void **state)
     ctx_done(&c);
 }
 
+/*
+ * Storage format 3 packs sealed chunks several to a record: reads across and
+ * inside packs, late points merged into a pack, and raw retention that drops
+ * the older chunks of a pack and keeps the rest, chunk by chunk.
+ */
+static void
+test_packs(void **state)
+{
+    ctx      c;
+    model    want = { 0 }, got;
+    size_t   n = 20 * 1440;                 /* 20 days at 1 min: 40 chunks */
+    int64_t *ts = malloc(n * sizeof *ts);
+    double  *v = malloc(n * sizeof *v);
+    int64_t  now, cutoff, ret[PW_RES_COUNT_] = { 7 * DAY, 0, 0, 0 };
+    unsigned seed = 3;
+
+    (void) state;
+    ctx_init(&c);
+    for (size_t i = 0; i < n; i++) {
+        ts[i] = T0 + (int64_t) i * 60000;
+        v[i] = gen_value(i, 2, &seed);
+        model_put(&want, ts[i], v[i]);
+    }
+    write_points(&c, ts, v, n);
+    /* ranges starting and ending anywhere, also on chunk and pack edges */
+    for (size_t a = 0; a < n; a += 719 * 7) {
+        size_t b = a + 3001 < n ? a + 3001 : n - 1;
+        read_points(&c, ts[a], ts[b], &got);
+        assert_int_equal(got.n, b - a + 1);
+        assert_same(&want, &got, ts[a], ts[b]);
+        model_free(&got);
+    }
+    /* late points: inside a pack, on an existing time, between two points */
+    {
+        int64_t lts[3] = { ts[5000], ts[9000] + 1, ts[100] };
+        double  lv[3] = { -1, -2, -3 };
+        for (int i = 0; i < 3; i++) {
+            write_points(&c, &lts[i], &lv[i], 1);
+            model_put(&want, lts[i], lv[i]);
+        }
+    }
+    read_points(&c, INT64_MIN, INT64_MAX, &got);
+    assert_same(&want, &got, INT64_MIN, INT64_MAX);
+    model_free(&got);
+    /* raw retention of 7 days: rollups first, then whole chunks before the cut-off go */
+    now = ts[n - 1] + 60000;
+    cutoff = now - ret[PW_RES_RAW];
+    maintain_all(&c, now, ret);
+    read_points(&c, INT64_MIN, INT64_MAX, &got);
+    assert_true(got.n > 0 && got.n < want.n);
+    assert_true(got.ts[0] <= cutoff);
+    assert_true(got.ts[0] > cutoff - 720 * 60000LL);
+    assert_same(&want, &got, got.ts[0], INT64_MAX);
+    model_free(&got);
+    /* the same after a reopen, and a range inside what was trimmed is empty */
+    pw_store_close(c.s);
+    ctx_open(&c);
+    read_points(&c, T0, cutoff - 720 * 60000LL, &got);
+    assert_int_equal(got.n, 0);
+    model_free(&got);
+    read_points(&c, cutoff, INT64_MAX, &got);
+    assert_same(&want, &got, cutoff, INT64_MAX);
+    model_free(&got);
+    model_free(&want);
+    free(ts);
+    free(v);
+    ctx_done(&c);
+}
+
 int
 main(void)
 {
@@ -558,6 +627,7 @@ main(void)
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_quiet_series_is_sealed_and_rolled_up),
         cmocka_unit_test(test_bytes_per_sample),
+        cmocka_unit_test(test_packs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -270,7 +270,8 @@ store_open_dbs(pw_store *s, MDB_txn *txn, char *errbuf, size_t errlen)
     rc = mdb_get(txn, s->meta, &key, &val);
     if (rc == MDB_NOTFOUND && !rdonly) {
         /* A new store: stamp the format before anything else exists. */
-        pw_put_be32(fmt, PWS_FORMAT);
+        s->format = (s->flags & PW_STORE_FORMAT2) ? PWS_FORMAT_CHUNK : PWS_FORMAT;
+        pw_put_be32(fmt, s->format);
         val.mv_size = sizeof fmt;
         val.mv_data = fmt;
         rc = mdb_put(txn, s->meta, &key, &val, 0);
@@ -291,13 +292,15 @@ store_open_dbs(pw_store *s, MDB_txn *txn, char *errbuf, size_t errlen)
             snprintf(errbuf, errlen, "%s: the storage format record is damaged", s->dir);
             return PW_EPROTO;
         }
-        /* Older stores keep the engine they were written with. */
+        /* Older stores keep the engine and index they were written with. */
+        s->format = v;
         s->points = v == PWS_FORMAT_RAW ? &pw_points_raw : &pw_points_chunk;
     }
     if (rc != 0)
         goto fail;
-    what = "series";
-    if ((rc = mdb_dbi_open(txn, "series", create | MDB_DUPSORT | MDB_DUPFIXED, &s->series)) != 0)
+    /* Format 3 indexes series by hash; 1 and 2 by the (truncated) key itself. */
+    what = s->format >= PWS_FORMAT_HASHED ? "series_hash" : "series";
+    if ((rc = mdb_dbi_open(txn, what, create | MDB_DUPSORT | MDB_DUPFIXED, &s->series)) != 0)
         goto fail;
     what = "series_id";
     if ((rc = mdb_dbi_open(txn, "series_id", create, &s->series_id)) != 0)
@@ -309,7 +312,9 @@ store_open_dbs(pw_store *s, MDB_txn *txn, char *errbuf, size_t errlen)
     if ((rc = mdb_dbi_open(txn, "dedupe", create, &s->dedupe)) != 0)
         goto fail;
     what = s->points->name;
-    rc = s->points->open(txn, rdonly ? 0 : PW_POINTS_CREATE, &s->points_state);
+    rc = s->points->open(txn, (rdonly ? 0 : PW_POINTS_CREATE)
+                              | (s->format >= PWS_FORMAT_HASHED ? PW_POINTS_PACK : 0),
+                         &s->points_state);
     if (rc != 0)
         goto fail;
     return PW_OK;
@@ -364,6 +369,7 @@ pw_store_open_sized(const char *dir, unsigned flags, uint64_t map_size, pw_store
     s->points = &pw_points_chunk;        /* store_open_dbs picks by format */
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
+    pthread_mutex_init(&s->known_mu, NULL);
 
     if ((rc = mdb_env_create(&s->env)) != 0
         || (rc = mdb_env_set_maxdbs(s->env, STORE_MAX_DBS)) != 0
@@ -451,6 +457,8 @@ pw_store_close(pw_store *s)
         mdb_env_close(s->env);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
+    pws_cache_free(&s->known);
+    pthread_mutex_destroy(&s->known_mu);
     free(s);
 }
 
@@ -499,6 +507,8 @@ pw_store_write_commit(pw_store_txn *t)
     struct statvfs fs;
 
     store_gate_leave(s);
+    if (rc == 0)
+        pws_cache_publish(s, &t->cache);
     store_txn_free(t);
     /* LMDB reports a short write as EIO; on a full filesystem that is a full
      * disk, and callers must hear PW_EFULL (retry later), not an I/O fault. */

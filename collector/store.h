@@ -44,6 +44,12 @@ typedef struct pw_store pw_store;
 typedef struct pw_store_txn pw_store_txn;
 
 #define PW_STORE_RDONLY 0x1u
+/*
+ * Creates a new store in the previous storage format (2) instead of the
+ * current one; ignored for an existing store. Only for tests that check
+ * older stores stay readable and writable.
+ */
+#define PW_STORE_FORMAT2 0x2u
 
 /*
  * Opens (creating if needed, unless PW_STORE_RDONLY) the store in dir. The
@@ -158,8 +164,10 @@ pw_store *pw_store_txn_store(const pw_store_txn *t);
 
 /*
  * Calls cb for every series whose metric name equals `metric` (every series
- * if metric is NULL), in key order (series whose keys share their first 480
- * bytes come in id order). key is the canonical key, not NUL-terminated,
+ * if metric is NULL), in key order (in stores of format 2 and older, series
+ * whose keys share their first 480 bytes come in id order). In format 3 the
+ * matches are collected (keys copied) and sorted before the first call, so
+ * cb may write in the same txn. key is the canonical key, not NUL-terminated,
  * valid only during the call. cb returns 0 to go on, non-zero to stop; the
  * call then returns PW_OK. Works in read and write txns. PW_EDB on a
  * damaged index.

@@ -20,10 +20,15 @@
 /*
  * Storage format this build writes for new stores and the newest it reads.
  * 1: raw points (points_raw.c), still read and written for stores made by it;
- * 2: compressed chunks and rollups (points_chunk.c).
+ * 2: compressed chunks and rollups (points_chunk.c);
+ * 3: as 2, but the series index is hashed (`series_hash`, the canonical key
+ *    kept once, in `series_id`) and sealed chunks are packed several to a
+ *    record. Stores keep the format they were created with.
  */
-#define PWS_FORMAT     2
-#define PWS_FORMAT_RAW 1
+#define PWS_FORMAT        3
+#define PWS_FORMAT_RAW    1
+#define PWS_FORMAT_CHUNK  2
+#define PWS_FORMAT_HASHED 3
 
 /* meta keys */
 #define PWS_META_FORMAT  "format"          /* u32 BE */
@@ -39,8 +44,15 @@
  */
 #define PWS_SERIES_TRUNC 480
 
-/* A write txn resolves at most this many distinct series through its cache. */
-#define PWS_CACHE_SLOTS 8192u
+/* A write txn resolves at most 3/4 this many distinct series through its cache. */
+#define PWS_CACHE_SLOTS 16384u
+/*
+ * Series known to be committed, kept across txns (3/4 of this many at most;
+ * when it is full it starts over). Ids never change once committed, so an
+ * entry can only go stale by being dropped. About 40 bytes a slot plus the
+ * keys: ~30 MiB for 200 000 series of 100-byte keys.
+ */
+#define PWS_KNOWN_SLOTS (1u << 18)
 
 typedef struct pws_cache_slot pws_cache_slot;
 struct pws_cache_slot {
@@ -50,10 +62,11 @@ struct pws_cache_slot {
     size_t   keylen;
 };
 
-/* Canonical key -> id for the series a write txn has already resolved. */
+/* Canonical key -> id: the series a write txn resolved, or those committed. */
 typedef struct pws_cache pws_cache;
 struct pws_cache {
-    pws_cache_slot *slots;   /* PWS_CACHE_SLOTS entries, allocated on first use */
+    pws_cache_slot *slots;   /* nslots entries (a power of 2), allocated on first use */
+    size_t          nslots;
     size_t          used;
 };
 
@@ -61,6 +74,7 @@ struct pw_store {
     MDB_env             *env;
     unsigned             flags;          /* PW_STORE_* given to open */
     MDB_dbi              meta, series, series_id, agents, dedupe;
+    uint32_t             format;         /* storage format of this store (PWS_FORMAT_*) */
     const pw_points_ops *points;
     void                *points_state;   /* owned, points->close */
 
@@ -76,6 +90,8 @@ struct pw_store {
     bool                 remapping;
     uint64_t             max_size;       /* 0 = no ceiling; under lock */
     char                 errmsg[512];    /* last failure, under lock */
+    pthread_mutex_t      known_mu;       /* guards known: write txns of several threads */
+    pws_cache            known;          /* committed series (PWS_KNOWN_SLOTS) */
     char                 dir[];
 };
 
@@ -106,6 +122,11 @@ pw_err pws_failf(pw_store *s, pw_err e, const char *fmt, ...)
  */
 pw_err pws_series_resolve(pw_store_txn *t, const char *key, size_t keylen, uint64_t *id);
 void   pws_cache_free(pws_cache *c);
+/*
+ * After a commit: moves what the txn's cache holds (series it looked up or
+ * created, now committed) into s->known, so later txns skip the index.
+ */
+void   pws_cache_publish(pw_store *s, pws_cache *c);
 
 /* --- store_agents.c --- */
 

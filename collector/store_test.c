@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -715,6 +717,207 @@ test_open_errors(void **state)
     assert_int_equal(pw_store_open(path, 0, &s, msg, sizeof msg), PW_EIO);
 }
 
+/* ---- storage formats ----------------------------------------------------- */
+
+/* Opens dir's data.mdb directly (the store closed); runs f on a read txn. */
+typedef struct ts_peek ts_peek;
+struct ts_peek {
+    uint32_t format;
+    bool     has_series, has_hash;
+    size_t   chunk_records, packs;
+};
+
+static void
+ts_peek_dir(const char *dir, ts_peek *pk)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi  dbi;
+    MDB_val  k = { 6, "format" }, v;
+
+    memset(pk, 0, sizeof *pk);
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0640), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    assert_int_equal(v.mv_size, 4);
+    pk->format = (uint32_t) ((unsigned char *) v.mv_data)[3];
+    pk->has_series = mdb_dbi_open(txn, "series", 0, &dbi) == 0;
+    pk->has_hash = mdb_dbi_open(txn, "series_hash", 0, &dbi) == 0;
+    if (mdb_dbi_open(txn, "chunks", 0, &dbi) == 0) {
+        MDB_cursor *cur;
+        assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+            pk->chunk_records++;
+            if (v.mv_size > 0 && ((unsigned char *) v.mv_data)[0] == 0x80)
+                pk->packs++;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
+/*
+ * Writes, per step, one point of the series x{host="h",k="0".."nk-1"} and of
+ * x_total{host="h"} (a name that x's prefix must not pick up), steps [from, to).
+ */
+static void
+ts_write_steps(pw_store *s, uint64_t *seq, int nk, int from, int to)
+{
+    static tf_frame t;
+    static char     kv[32][16];          /* the frame points at label values */
+
+    assert_true(nk <= 32);
+    for (int step = from; step < to; step += 100) {
+        tf_init(&t, "a", 1, ++*seq, "h");
+        for (int k = 0; k < nk; k++) {
+            uint32_t sid;
+            snprintf(kv[k], sizeof kv[k], "%d", k);
+            sid = tf_series(&t, "x", "k", kv[k], NULL);
+            for (int i = step; i < step + 100 && i < to; i++)
+                tf_sample(&t, sid, 1000000 + (int64_t) i * 10000, (double) (i * (k + 1)) / 100.0);
+        }
+        {
+            uint32_t tot = tf_series(&t, "x_total", NULL);
+            for (int i = step; i < step + 100 && i < to; i++)
+                tf_sample(&t, tot, 1000000 + (int64_t) i * 10000, i);
+        }
+        ts_write(s, &t);
+    }
+}
+
+/* Every series of x: in key order, with all n points of each. */
+static void
+ts_check_steps(pw_store *s, int nk, int n)
+{
+    ts_series_list l;
+    ts_points     *p = malloc(sizeof *p);
+
+    ts_scan(s, "x", &l);
+    assert_int_equal(l.n, (size_t) nk);
+    for (size_t i = 0; i < l.n; i++) {
+        int k = atoi(strstr(l.keys[i], "k=\"") + 3);
+        if (i > 0)
+            assert_true(strcmp(l.keys[i - 1], l.keys[i]) < 0);
+        ts_range(s, l.ids[i], INT64_MIN, INT64_MAX, p);
+        assert_int_equal(p->n, (size_t) n);
+        for (int j = 0; j < n; j++) {
+            assert_int_equal(p->ts[j], 1000000 + (int64_t) j * 10000);
+            assert_true(p->v[j] == (double) (j * (k + 1)) / 100.0);
+        }
+    }
+    ts_series_free(&l);
+    ts_scan(s, "x_total", &l);
+    assert_int_equal(l.n, 1);
+    ts_series_free(&l);
+    ts_scan(s, NULL, &l);
+    assert_int_equal(l.n, (size_t) nk + 1);
+    for (size_t i = 1; i < l.n; i++)
+        assert_true(strcmp(l.keys[i - 1], l.keys[i]) < 0);
+    ts_series_free(&l);
+    free(p);
+}
+
+/*
+ * A store made in format 2 stays format 2 (keyed index, one chunk a record)
+ * and is read and written by this build; a new store is format 3 (hashed
+ * index, packed chunks) and reads back the same.
+ */
+static void
+test_formats(void **state)
+{
+    char      dir2[1024], dir3[1024], msg[256];
+    pw_store *s;
+    ts_peek   pk;
+    uint64_t  seq = 0;
+
+    snprintf(dir2, sizeof dir2, "%s/f2", (char *) *state);
+    snprintf(dir3, sizeof dir3, "%s/f3", (char *) *state);
+    for (int f = 2; f <= 3; f++) {
+        const char *dir = f == 2 ? dir2 : dir3;
+
+        seq = 0;
+        assert_int_equal(pw_store_open(dir, f == 2 ? PW_STORE_FORMAT2 : 0, &s, msg, sizeof msg),
+                         PW_OK);
+        ts_write_steps(s, &seq, 12, 0, 5000);          /* 6 sealed chunks a series */
+        ts_check_steps(s, 12, 5000);
+        pw_store_close(s);
+        /* reopened without the flag: the store keeps its format */
+        s = ts_open(dir);
+        ts_write_steps(s, &seq, 12, 5000, 9000);
+        ts_check_steps(s, 12, 9000);
+        pw_store_close(s);
+        ts_peek_dir(dir, &pk);
+        assert_int_equal(pk.format, (uint32_t) f);
+        assert_int_equal(pk.has_series, f == 2);
+        assert_int_equal(pk.has_hash, f == 3);
+        if (f == 2) {
+            assert_int_equal(pk.packs, 0);
+            assert_int_equal(pk.chunk_records, 13 * 12);   /* 9000 / 720 sealed, 13 series */
+        } else {
+            assert_true(pk.packs > 0);
+            assert_true(pk.chunk_records < 13 * 12 / 4);
+        }
+        /* and read-only, as the CLI opens it */
+        assert_int_equal(pw_store_open(dir, PW_STORE_RDONLY, &s, msg, sizeof msg), PW_OK);
+        ts_check_steps(s, 12, 9000);
+        pw_store_close(s);
+    }
+}
+
+/*
+ * Series a write txn created are remembered across txns only once committed:
+ * after an abort, the id it had handed out goes to another series, and the
+ * aborted key gets a fresh one.
+ */
+static void
+test_series_cache_abort(void **state)
+{
+    pw_store       *s = ts_open(*state);
+    static tf_frame t;
+    pw_store_txn   *tx;
+    bool            dup;
+    uint64_t        a, b, c;
+
+    tf_init(&t, "a", 1, 1, "h");
+    tf_sample(&t, tf_series(&t, "c", "k", "base", NULL), 10, 1);
+    ts_write(s, &t);
+    a = ts_id(s, "c{host=\"h\",k=\"base\"}");
+    tf_init(&t, "a", 1, 2, "h");
+    tf_sample(&t, tf_series(&t, "c", "k", "gone", NULL), 10, 1);
+    assert_int_equal(pw_store_write_begin(s, &tx), PW_OK);
+    assert_int_equal(pw_store_write_frame(tx, &t.f, 1, &dup), PW_OK);
+    pw_store_write_abort(tx);
+    tf_init(&t, "a", 1, 2, "h");
+    tf_sample(&t, tf_series(&t, "c", "k", "other", NULL), 10, 2);
+    ts_write(s, &t);
+    b = ts_id(s, "c{host=\"h\",k=\"other\"}");
+    assert_int_equal(b, a + 1);                     /* the aborted txn's id */
+    tf_init(&t, "a", 1, 3, "h");
+    tf_sample(&t, tf_series(&t, "c", "k", "gone", NULL), 20, 3);
+    tf_sample(&t, tf_series(&t, "c", "k", "base", NULL), 20, 4);   /* from the cache */
+    ts_write(s, &t);
+    c = ts_id(s, "c{host=\"h\",k=\"gone\"}");
+    assert_int_equal(c, b + 1);
+    assert_int_equal(ts_id(s, "c{host=\"h\",k=\"base\"}"), a);
+    {
+        ts_points *p = malloc(sizeof *p);
+        ts_range(s, a, INT64_MIN, INT64_MAX, p);
+        assert_int_equal(p->n, 2);
+        ts_range(s, b, INT64_MIN, INT64_MAX, p);
+        assert_int_equal(p->n, 1);
+        assert_true(p->v[0] == 2);
+        ts_range(s, c, INT64_MIN, INT64_MAX, p);
+        assert_int_equal(p->n, 1);
+        assert_true(p->v[0] == 3);
+        free(p);
+    }
+    pw_store_close(s);
+}
+
 /* ---- a reader in another process --------------------------------------- */
 
 static int
@@ -839,6 +1042,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_map_full_grow, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_reader_other_process, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_formats, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_series_cache_abort, ts_setup, ts_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,13 +133,24 @@ write_points(pw_store_txn *t, const pw_frame *f, const char *host, const char *w
 
     if (f->nseries > 0 && (ids = calloc(f->nseries, sizeof *ids)) == NULL)
         return pws_failf(t->s, PW_ENOMEM, "%s: out of memory", who);
-    for (size_t i = 0; i < f->nsamples; i++) {
+    /* Samples of one series that come together (an import batch sorts them so) go in one call. */
+    for (size_t i = 0, j; i < f->nsamples; i = j) {
         const pw_wire_sample *sm = &f->samples[i];
+        const pw_points_ops  *ops = t->s->points;
         int                   rc;
 
+        for (j = i + 1; j < f->nsamples && f->samples[j].series == sm->series; j++)
+            ;
         if ((err = write_series_id(t, f, host, sm->series, ids)) != PW_OK)
             break;
-        rc = t->s->points->append(t->s->points_state, t->txn, ids[sm->series], sm->ts_ms, sm->value);
+        if (j - i > 1 && ops->append_many != NULL) {
+            rc = ops->append_many(t->s->points_state, t->txn, ids[sm->series], sm, j - i);
+        } else {
+            rc = 0;
+            for (size_t k = i; k < j && rc == 0; k++)
+                rc = ops->append(t->s->points_state, t->txn, ids[sm->series], f->samples[k].ts_ms,
+                                 f->samples[k].value);
+        }
         if ((err = pws_fail(t->s, rc, "store point")) != PW_OK)
             break;
     }

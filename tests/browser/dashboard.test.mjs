@@ -127,8 +127,10 @@ function seed() {
     .concat(VMS.map((v) => [v.tenant, v.system, v.name, v.vcpus, v.mem, 100, v.disk * 1024 - 100, v.uuid, 'pool-a', v.host, '2026-01-01'].join(',')));
   fs.writeFileSync(path.join(tmp, 'inventory.csv'), csv.join('\r\n') + '\r\n');
   cli('inventory', 'import', path.join(tmp, 'inventory.csv'));
+  // Memory allocated is 75 %: PoolCapacityWarning fires at once (for: 0) - the Alerts page's alert.
   fs.writeFileSync(path.join(tmp, 'collector.yaml'),
-    'pools:\n  - name: pool-a\n    hosts: [hv1, hv2]\n    cpu_overcommit: 2\n');
+    'pools:\n  - name: pool-a\n    hosts: [hv1, hv2]\n    cpu_overcommit: 2\n'
+    + 'alerts:\n  rules:\n    - {name: PoolCapacityWarning, for: 0}\n');
   return {
     admin: cli('token', 'create', '--role', 'admin', '--name', 'browser-admin').trim(),
     tenant: cli('token', 'create', '--role', 'tenant', '--tenant', '甲单位', '--name', 'browser-tenant').trim(),
@@ -144,7 +146,7 @@ try {
   const base = `http://127.0.0.1:${httpPort}`;
   const logPath = path.join(tmp, 'collector.log');
   coll = spawn(COLLECTOR, ['--listen', `tcp://127.0.0.1:${agentPort}`, '--data', data,
-    '--http', `127.0.0.1:${httpPort}`, '--capacity-interval', '500ms', '--config',
+    '--http', `127.0.0.1:${httpPort}`, '--capacity-interval', '500ms', '--alert-interval', '500ms', '--config',
     path.join(tmp, 'collector.yaml'), '--web-dir', WEB],
   { stdio: ['ignore', fs.openSync(logPath, 'a'), fs.openSync(logPath, 'a')] });
   // One real agent (a node outside the pool, from the fixture tree): the hosts table lists agents.
@@ -185,7 +187,11 @@ try {
   // Refused calls (the wrong token's 401, a tenant's 403s, no alerts API yet) are the
   // browser's network log, not script errors.
   page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(m.text()); });
-  const ready = () => page.waitForSelector('#main[data-ready="1"]', { timeout: 30000 * SLOW });
+  // The page finished rendering the route now in the address bar (not the one before it).
+  const ready = () => page.waitForFunction(() => {
+    const m = document.querySelector('#main');
+    return m && m.dataset.ready === '1' && m.dataset.route === location.hash;
+  }, null, { timeout: 30000 * SLOW });
 
   // Login: a wrong token is refused with a message; the admin token gets in.
   await page.goto(base + '/');
@@ -213,6 +219,62 @@ try {
   assert.match(await page.textContent('.pool h3'), /pool-a/);
   await page.waitForSelector('.trend .uplot, .trend .empty');
   await page.screenshot({ path: path.join(OUT, 'overview-zh.png'), fullPage: true });
+
+  // Alerts: the pool's memory alert is firing; silence it from the page.
+  const memAlert = (a) => a.rule === 'PoolCapacityWarning' && a.labels.pool === 'pool-a' && a.labels.resource === 'memory';
+  await waitUntil(async () => {
+    const d = await api('/api/v1/alerts');
+    return d && d.alerts.some((a) => memAlert(a) && a.state === 'firing');
+  }, 30, 'PoolCapacityWarning firing for pool-a memory');
+  await page.click('#nav-alerts');
+  await ready();
+  const row = 'tr.alert[data-rule="PoolCapacityWarning"][data-pool="pool-a"]';
+  await page.waitForSelector(row);
+  assert.equal(await page.getAttribute(`${row} .badge`, 'data-state'), 'firing');
+  assert.match(await page.textContent(`${row} .labels`), /resource=memory/);
+  // Filters by pool and severity keep it.
+  await page.selectOption('select[data-filter="pool"]', 'pool-a');
+  await page.selectOption('select[data-filter="severity"]', 'warning');
+  await page.waitForSelector(row);
+  assert.equal(await page.$$eval('tr.alert', (els) => els.every((e) => e.dataset.pool === 'pool-a')), true);
+  await page.screenshot({ path: path.join(OUT, 'alerts-zh.png'), fullPage: true });
+  await page.click(`${row} .silence-btn`);
+  await page.waitForSelector('.silence-form');
+  assert.equal(await page.isChecked('.silence-form input[name=m][value="pool"]'), true);
+  await page.selectOption('.silence-form select[name=duration]', '4h');
+  await page.fill('.silence-form input[name=comment]', '扩容前维护');
+  await page.screenshot({ path: path.join(OUT, 'alerts-silence-form.png'), fullPage: true });
+  await page.click('.silence-form button[type=submit]');
+  // The engine marks it at its next pass; the page re-reads until then.
+  await page.waitForSelector(`${row} .badge[data-state="silenced"]`, { timeout: 20000 * SLOW });
+  await page.waitForSelector('tr.silence');
+  assert.match(await page.textContent('tr.silence'), /pool="pool-a"/);
+  assert.match(await page.textContent('tr.silence'), /browser-admin/);
+  assert.match(await page.textContent('tr.silence'), /扩容前维护/);
+  const sils = (await api('/api/v1/silences')).silences;
+  assert.equal(sils.length, 1);
+  assert.equal(sils[0].createdBy, 'browser-admin');
+  assert.ok(sils[0].matchers.some((m) => m.name === 'pool' && m.value === 'pool-a' && m.isEqual && !m.isRegex));
+  assert.ok(Math.abs(Date.parse(sils[0].endsAt) - Date.parse(sils[0].startsAt) - 4 * 3600000) < 1000, 'four hours');
+  assert.ok((await api('/api/v1/alerts')).alerts.find(memAlert).silenced_by.includes(sils[0].id));
+  await page.screenshot({ path: path.join(OUT, 'alerts-silenced.png'), fullPage: true });
+  // The overview counts it, silenced.
+  await page.click('nav a[data-page="overview"]');
+  await ready();
+  await page.waitForSelector('[data-testid="alerts"]');
+  assert.ok(Number(await page.textContent('[data-testid="alerts"]')) >= 1);
+  assert.match(await page.textContent('p.alerts'), /已静默 1/);
+  // Expire it from the page.
+  await page.click('#nav-alerts');
+  await ready();
+  await page.click('tr.silence .expire-btn');
+  await page.waitForSelector('[data-testid="no-silences"]');
+  assert.equal((await api('/api/v1/silences')).silences[0].status.state, 'expired');
+  // Recommendations: the page loads (two hours of data: no findings yet).
+  await page.click('#nav-recs');
+  await ready();
+  await page.waitForSelector('.recs');
+  await page.screenshot({ path: path.join(OUT, 'recommendations.png'), fullPage: true });
 
   // Hosts table, then a host's charts.
   await page.click('#nav-hosts');
@@ -303,8 +365,17 @@ try {
   await ready();
   assert.equal(await page.$$eval('.chart', (els) => els.map((e) => Number(e.dataset.points)).reduce((a, b) => a + b, 0)), 0);
   await page.screenshot({ path: path.join(OUT, 'tenant-other-vm.png'), fullPage: true });
+  // Alerts as a tenant: no pool alerts, no silence buttons, no pool filter, no silences of others.
+  await page.click('#nav-alerts');
+  await ready();
+  await page.waitForSelector('[data-testid="no-active"]');
+  assert.equal(await page.$$eval('tr.alert[data-pool="pool-a"]', (els) => els.length), 0);
+  assert.equal(await page.$$eval('.silence-btn, .expire-btn', (els) => els.length), 0);
+  assert.equal(await page.$$eval('select[data-filter="pool"]', (els) => els.length), 0);
+  await page.waitForSelector('[data-testid="no-silences"]');
+  await page.screenshot({ path: path.join(OUT, 'tenant-alerts.png'), fullPage: true });
   assert.deepEqual(errors, [], 'no script errors in the page');
-  console.log('ok: login, pool gauges, hosts, host and VM charts, range, language, tenant scope; screenshots in ' + OUT);
+  console.log('ok: login, pool gauges, alerts and a silence made from the page, hosts, host and VM charts, range, language, tenant scope; screenshots in ' + OUT);
 } catch (e) {
   failed = true;
   console.error(e);

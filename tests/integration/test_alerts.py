@@ -175,7 +175,9 @@ class AlertsTest(PoolwatchTest):
         defaults = json.loads(self.cli("alerts", "rules").stdout)
         self.assertEqual(rules, defaults)
         self.assertEqual([r["name"] for r in rules], ["PoolCapacityWarning", "PoolCapacityCritical",
-                                                      "PoolCapacityForecast", "AgentSilent", "HostDown"])
+                                                      "PoolCapacityForecast", "AgentSilent", "HostDown",
+                                                      "VMUnderused", "SystemUnderused", "VMZombie",
+                                                      "VMOversized", "VMUndersized"])
         bad = os.path.join(self.tmp, "bad.yaml")
         with open(bad, "w") as f:
             f.write("alerts:\n  rules:\n    - name: X\n      kind: expr\n      expr: up\n"
@@ -210,7 +212,7 @@ class AlertsTest(PoolwatchTest):
         ta = self.token("--role", "tenant", "--tenant", "unit-a", "--name", "ta")
         tb = self.token("--role", "tenant", "--tenant", "unit-b", "--name", "tb")
         coll = self.start()
-        coll.wait_log(r"alerts: 6 rule\(s\), 1 receiver\(s\)", timeout=10)
+        coll.wait_log(r"alerts: 11 rule\(s\), 1 receiver\(s\)", timeout=10)
         t0 = self.now_ms()
         self.put(['poolwatch_pool_allocated_ratio{pool="pa",resource="cpu"} 0.8 %d' % t0,
                   'tenant_load{tenant="unit-a",host="vm1"} 9 %d' % t0])

@@ -157,6 +157,13 @@ ENDPOINTS = [
     ("GET", "/api/v1/inventory", {}, READ),
     ("GET", "/api/v1/pools", {}, {"admin", "operator", "auditor"}),
     ("GET", "/api/v1/whoami", {}, READ),
+    ("GET", "/api/v1/alerts", {}, READ),
+    ("GET", "/api/v1/silences", {}, READ),
+    ("POST", "/api/v1/silences", {"_json": {"matchers": [{"name": "pool", "value": "matrix"}],
+                                            "duration": "1h"}}, {"admin", "operator"}),
+    ("DELETE", "/api/v1/silence/{sid}", {}, {"admin", "operator"}),
+    ("GET", "/api/v1/reports", {}, READ),
+    ("GET", "/api/v1/reports/monthly", {"month": "2026-10"}, READ),
     ("GET", "/metrics", {}, {"admin", "operator", "auditor"}),
 ]
 
@@ -164,8 +171,22 @@ ENDPOINTS = [
 class Roles(HttpBase):
 
     def call(self, method, path, params, token, src="127.0.0.1"):
+        if "{sid}" in path:             # a silence to expire: one made by admin, once
+            if not getattr(self, "sid", None):
+                st, _, body = self.request("POST", "/api/v1/silences", token=self.tokens["admin"],
+                                           body=b'{"matchers":[{"name":"pool","value":"x"}],'
+                                                b'"duration":"1h"}',
+                                           headers={"Content-Type": "application/json"})
+                self.assertEqual(st, 200, body)
+                self.sid = str(json.loads(body)["data"]["silenceID"])
+            path = path.replace("{sid}", self.sid)
+        if "_json" in params:
+            return self.request(method, path, token=token, body=json.dumps(params["_json"]).encode(),
+                                headers={"Content-Type": "application/json"}, src=src)
         if method == "POST":
             return self.request("POST", path, token=token, form=params, src=src)
+        if method == "DELETE":
+            return self.request("DELETE", path, token=token, src=src)
         return self.request("GET", path, token=token, params=params, src=src)
 
     def test_matrix(self):
@@ -203,7 +224,9 @@ class Roles(HttpBase):
         for r in recs:
             by.setdefault((r["action"], r["principal"], r["result"]), []).append(r)
         for method, path, params, allowed in ENDPOINTS:
-            action = "%s %s" % (method, "/api/v1/label/:name/values" if "/label/" in path else path)
+            action = "%s %s" % (method, "/api/v1/label/:name/values" if "/label/" in path
+                                else "/api/v1/silence/:id" if "{sid}" in path
+                                else "/api/v1/reports/:kind" if path.startswith("/api/v1/reports/") else path)
             for role in ROLES:
                 if path == "/metrics" and role in allowed:
                     continue            # successful scrapes are not audited (README)

@@ -171,7 +171,7 @@ class ScopeInventory(HttpBase):
         self.assertRegex(me["token_id"], r"^[0-9a-f]{12}$")
         self.assertTrue(self.tokens["tenant"].startswith("pwt_" + me["token_id"] + "_"))
         self.assertEqual(me["actions"], ["read_metrics", "read_inventory", "read_alerts",
-                                         "read_reports", "whoami"])
+                                         "read_reports", "whoami", "read_recommendations"])
         me = self.api("/api/v1/whoami", self.tokens["admin"])["data"]
         self.assertEqual((me["role"], me["tenant"], me["scope"]), ("admin", None, "all"))
         self.assertIn("admin_tokens", me["actions"])

@@ -31,6 +31,24 @@ export async function api(path, params) {
   return body.data;
 }
 
+// A call that changes something: method, path, a JSON body (or none);
+// resolves to the answer's data, throws ApiError with the server's message.
+export async function apiSend(method, path, body) {
+  const headers = { Authorization: 'Bearer ' + (token() || '') };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let r;
+  try {
+    r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiError(0, e.message);
+  }
+  let data = null;
+  try { data = await r.json(); } catch (e) { /* no JSON body */ }
+  if (!r.ok || !data || data.status !== 'success')
+    throw new ApiError(r.status, (data && data.error) || r.statusText || 'HTTP ' + r.status);
+  return data.data;
+}
+
 // Instant query: [{metric, value: [t, "v"]}] with values as numbers.
 export async function query(q, time) {
   const d = await api('/api/v1/query', time ? { query: q, time } : { query: q });

@@ -83,12 +83,17 @@ async function trends(box, now) {
   }
 }
 
-// Active alerts, when this collector has the alerts API (404 otherwise: nothing shown).
+// Active alerts (pending and firing; silenced ones counted apart), linking to
+// the Alerts page; nothing shown when the alert engine is off (503).
 async function renderAlertsCount(el) {
   try {
-    const d = await api('/api/v1/alerts', { state: 'firing' });
-    const list = Array.isArray(d) ? d : d.alerts || [];
-    el.innerHTML = `<p class="alerts ${list.length ? 'firing' : ''}">${h(t('overview.alerts'))}: <b data-testid="alerts">${list.length}</b></p>`;
+    const d = await api('/api/v1/alerts');
+    const list = d.alerts || [];
+    const silenced = list.filter((a) => (a.silenced_by || []).length > 0).length;
+    const firing = list.filter((a) => a.state === 'firing').length;
+    el.innerHTML = `<p class="alerts ${firing - silenced > 0 ? 'firing' : ''}"><a href="#/alerts">${h(t('overview.alerts'))}</a>:
+      <b data-testid="alerts">${list.length}</b>
+      <span class="meta">${h(t('overview.alerts.detail', { firing, silenced }))}</span></p>`;
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
   }

@@ -213,6 +213,18 @@ def uvarint(b, i):
             return r, i
 
 
+def chunk_points(raw):
+    """Points in a chunk, or in a pack of sealed chunks (storage format 3: 0x80, then uvarint length + chunk each)."""
+    if raw[0] != 0x80:
+        return uvarint(raw, 2)[0]
+    i, n = 1, 0
+    while i < len(raw):
+        ln, i = uvarint(raw, i)
+        n += uvarint(raw, i + 2)[0]
+        i += ln
+    return n
+
+
 def mdb_payload(d, db):
     """Entries, key and value bytes of one database (mdb_dump), points for chunk tables."""
     p = subprocess.Popen(["mdb_dump", "-s", db, d], stdout=subprocess.PIPE, text=True)
@@ -236,8 +248,7 @@ def mdb_payload(d, db):
         vmax = max(vmax, vb)
         n += 1
         if db in ("chunks", "chunk_head") and vb > 2:
-            raw = bytes.fromhex(h[:24])
-            pts += uvarint(raw, 2)[0]
+            pts += chunk_points(bytes.fromhex(h))
         key = None
     p.wait()
     return {"entries": n, "key_bytes": keys, "value_bytes": vals, "max_value_bytes": vmax,
@@ -716,8 +727,9 @@ def cmd_report(work, md_out, json_out):
         add("| database | entries | pages (branch + leaf + overflow) | MiB in file | bytes per sample | payload MiB (keys + values) | page fill | what it holds |")
         add("|---|---:|---:|---:|---:|---:|---:|---|")
         what = {"series": "series index: canonical key -> id", "series_id": "id -> canonical key",
+                "series_hash": "series index: hash of the canonical key -> id (storage format 3)",
                 "chunk_head": "open chunks (one per series, still being appended)",
-                "chunks": "sealed chunks (720 points each, or merged history)", "rollups": "5m / 1h / 1d rollup blocks",
+                "chunks": "sealed chunks (720 points each, packed several to a record in format 3)", "rollups": "5m / 1h / 1d rollup blocks",
                 "rollup_mark": "rollup progress", "rollup_todo": "rollup work", "rollup_wait": "buckets waiting for newer data",
                 "agents": "agent records", "dedupe": "dedupe rows", "meta": "format, next id"}
         rows = []
@@ -845,14 +857,15 @@ def targets(R, pw_imp_rate, vm_rate, nng_rate, nngt_rate, pw_bps, vm_bps, mdb, N
             return (x.get("key_bytes") or 0) + (x.get("value_bytes") or 0)
 
         enc = sum((d.get(n, {}).get("value_bytes") or 0) for n in ("chunks", "chunk_head"))
-        idx = pages("series") + pages("series_id")
+        hashed = "series_hash" in d
+        idx = pages("series") + pages("series_hash") + pages("series_id")
         free = mdb["free_pages"] * PAGE
         chunk_pages = pages("chunks") + pages("chunk_head")
         roll = pages("rollups")
         out.append("")
         vmd = R["size"]["victoriametrics"].get("dirs", {})
         vm_data, vm_index = vmd.get("data"), vmd.get("indexdb")
-        idx_payload = payload("series") + payload("series_id")
+        idx_payload = payload("series") + payload("series_hash") + payload("series_id")
         roll_payload = payload("rollups")
         enc_keys = payload("chunks") + payload("chunk_head")
         other = mdb["file_bytes"] - free - chunk_pages - idx - roll
@@ -863,9 +876,9 @@ def targets(R, pw_imp_rate, vm_rate, nng_rate, nngt_rate, pw_bps, vm_bps, mdb, N
         out.append(f"| chunks (open + sealed): the encoded points | {chunk_pages / N:.3f} | {enc_keys / N:.3f} "
                    f"(values {enc / N:.3f}, keys {(enc_keys - enc) / N:.3f}) | data parts "
                    f"{'%.3f' % (vm_data / N) if vm_data else 'n/a'} (values, timestamps and per-block headers, zstd) |")
-        out.append(f"| series index (`series` + `series_id`) | {idx / N:.3f} | {idx_payload / N:.3f} "
+        out.append(f"| series index (`{'series_hash' if hashed else 'series'}` + `series_id`) | {idx / N:.3f} | {idx_payload / N:.3f} "
                    f"({idx / plan['series']:.0f} B per series in pages, {idx_payload / plan['series']:.0f} payload: "
-                   f"the canonical key is stored twice) | indexdb {'%.3f' % (vm_index / N) if vm_index else 'n/a'} "
+                   f"{'the canonical key once, plus a 12-byte hash' if hashed else 'the canonical key is stored twice'}) | indexdb {'%.3f' % (vm_index / N) if vm_index else 'n/a'} "
                    f"({vm_index / plan['series']:.0f} B per series) |" if vm_index else
                    f"| series index | {idx / N:.3f} | {idx_payload / N:.3f} | n/a |")
         out.append(f"| rollups (5m, 1h, 1d) | {roll / N:.3f} | {roll_payload / N:.3f} | none: VM keeps raw samples only |")
@@ -883,8 +896,9 @@ def targets(R, pw_imp_rate, vm_rate, nng_rate, nngt_rate, pw_bps, vm_bps, mdb, N
                       "half full, and values over ~2 KB take whole overflow pages)", b))
         b -= (idx - idx_payload) / N
         steps.append(("and with the series index pages 100 % full", b))
-        b -= min(payload("series"), payload("series_id")) / N
-        steps.append(("and with the canonical key stored once, not twice", b))
+        if not hashed:
+            b -= min(payload("series"), payload("series_id")) / N
+            steps.append(("and with the canonical key stored once, not twice", b))
         if roll_payload:
             steps.append(("and without rollups (VM has none; poolwatch needs them for long ranges)", b - roll_payload / N))
         out.append("What would close it, as upper bounds of what each change could save (cumulative):")

@@ -1,0 +1,534 @@
+/*
+ * usage.c - per-VM usage over spans from rollup buckets (usage.h).
+ *
+ * Two passes: the series index is scanned once per metric and every series
+ * matched to a VM is noted (VM, metric, series id); the notes are sorted by
+ * VM, and each VM's buckets are then read into arrays sized for its spans,
+ * reused from VM to VM, so memory is one VM's buckets whatever n is.
+ */
+#include "usage.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "series.h"
+
+#define US_UUID_LEN 16
+#define US_DAY_MS   INT64_C(86400000)
+#define US_MAX_SPAN (INT64_C(400) * US_DAY_MS)
+
+enum {
+    US_M_CPU, US_M_AVAIL, US_M_UNUSED, US_M_RSS, US_M_RX, US_M_TX, US_M_DCAP, US_M_DALLOC, US_M_STATE,
+    US_M_COUNT_
+};
+
+static const char *const us_metric[US_M_COUNT_] = {
+    "poolwatch_vm_cpu_seconds_total", "poolwatch_vm_balloon_available_bytes",
+    "poolwatch_vm_balloon_unused_bytes", "poolwatch_vm_balloon_rss_bytes",
+    "poolwatch_vm_network_receive_bytes_total", "poolwatch_vm_network_transmit_bytes_total",
+    "poolwatch_vm_disk_capacity_bytes", "poolwatch_vm_disk_allocation_bytes", "poolwatch_vm_state",
+};
+
+typedef struct us_uuid { unsigned char b[US_UUID_LEN]; size_t vm; } us_uuid;
+typedef struct us_name { const char *name; size_t vm; } us_name;
+typedef struct us_note { size_t vm; uint64_t id; int metric; } us_note;
+
+/* Per-VM bucket arrays, one slot per bucket of [from, from + nslots * w). */
+typedef struct us_slots {
+    size_t  cap, n;
+    int64_t from, w;
+    double *cpu, *avail, *unused, *rss, *net, *state, *tmp;
+    double  dcap, dalloc;           /* disk: sums of the newest daily values */
+    int64_t dlast;                  /* time of those values */
+} us_slots;
+
+typedef struct us_ctx {
+    us_uuid       *uuids;  size_t nuuids;    /* report VMs with a UUID, sorted */
+    us_uuid       *known;  size_t nknown;    /* every UUID the inventory has, sorted */
+    us_name       *names;  size_t nnames;    /* report VMs without a UUID, sorted */
+    us_note       *notes;  size_t nnotes, capnotes;
+    int            metric;
+    pw_err         err;
+} us_ctx;
+
+static int
+us_hex(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The scope's reading of a UUID (scope.c): 32 hex digits, dashes ignored. */
+static bool
+us_uuid_parse(const char *s, unsigned char *b)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++) {
+        int h;
+
+        if (*s == '-')
+            continue;
+        if ((h = us_hex((unsigned char) *s)) < 0 || n == 2 * US_UUID_LEN)
+            return false;
+        if (n % 2 == 0)
+            b[n / 2] = (unsigned char) (h << 4);
+        else
+            b[n / 2] |= (unsigned char) h;
+        n++;
+    }
+    return n == 2 * US_UUID_LEN;
+}
+
+static int
+us_uuid_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, US_UUID_LEN);
+}
+
+static int
+us_name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const us_name *) a)->name, ((const us_name *) b)->name);
+}
+
+static int
+us_note_cmp(const void *a, const void *b)
+{
+    const us_note *x = a, *y = b;
+
+    if (x->vm != y->vm)
+        return x->vm < y->vm ? -1 : 1;
+    if (x->metric != y->metric)
+        return x->metric < y->metric ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The VM a series belongs to (scope.h's rule), or SIZE_MAX. */
+static size_t
+us_match(const us_ctx *c, const pw_series_view *v)
+{
+    const char *vm = pw_series_view_label(v, "vm"), *name = pw_series_view_label(v, "vm_name");
+    us_uuid     u;
+    us_name     key, *hit;
+
+    if (vm != NULL && us_uuid_parse(vm, u.b)) {
+        us_uuid *h = c->nuuids > 0 ? bsearch(&u, c->uuids, c->nuuids, sizeof u, us_uuid_cmp) : NULL;
+
+        if (h != NULL)
+            return h->vm;
+        if (c->nknown > 0 && bsearch(&u, c->known, c->nknown, sizeof u, us_uuid_cmp) != NULL)
+            return SIZE_MAX;
+    }
+    if (name == NULL || c->nnames == 0)
+        return SIZE_MAX;
+    key.name = name;
+    hit = bsearch(&key, c->names, c->nnames, sizeof key, us_name_cmp);
+    return hit != NULL ? hit->vm : SIZE_MAX;
+}
+
+static int
+us_series_cb(void *ctx, uint64_t id, const char *key, size_t keylen)
+{
+    us_ctx        *c = ctx;
+    pw_series_view v;
+    size_t         vm;
+
+    if (pw_series_key_parse(key, keylen, &v) != PW_OK)
+        return 0;                       /* not ours to judge: skip it */
+    vm = us_match(c, &v);
+    pw_series_view_free(&v);
+    if (vm == SIZE_MAX)
+        return 0;
+    if (c->nnotes == c->capnotes) {
+        size_t   cap = c->capnotes ? c->capnotes * 2 : 1024;
+        us_note *p = realloc(c->notes, cap * sizeof *p);
+
+        if (p == NULL) {
+            c->err = PW_ENOMEM;
+            return 1;
+        }
+        c->notes = p;
+        c->capnotes = cap;
+    }
+    c->notes[c->nnotes++] = (us_note) { vm, id, c->metric };
+    return 0;
+}
+
+/* ---- quantile ----------------------------------------------------------- */
+
+static void
+us_swap(double *a, double *b)
+{
+    double t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+/* Moves the k-th smallest of v[0..n) to v[k], smaller ones before (quickselect). */
+static void
+us_select(double *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+
+    while (hi > lo) {
+        size_t mid = lo + (hi - lo) / 2, i, j;
+        double p;
+
+        if (v[mid] < v[lo])
+            us_swap(&v[mid], &v[lo]);
+        if (v[hi] < v[lo])
+            us_swap(&v[hi], &v[lo]);
+        if (v[hi] < v[mid])
+            us_swap(&v[hi], &v[mid]);
+        p = v[mid];
+        i = lo;
+        j = hi;
+        while (i <= j) {
+            while (v[i] < p)
+                i++;
+            while (v[j] > p)
+                j--;
+            if (i <= j) {
+                us_swap(&v[i], &v[j]);
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
+}
+
+double
+pw_usage_quantile(double *v, size_t n, double q)
+{
+    double rank, lo, hi;
+    size_t k;
+
+    if (n == 0)
+        return NAN;
+    if (q <= 0) q = 0;
+    if (q >= 1) q = 1;
+    rank = q * (double) (n - 1);
+    k = (size_t) floor(rank);
+    us_select(v, n, k);
+    lo = v[k];
+    if (k + 1 >= n)
+        return lo;
+    hi = v[k + 1];
+    for (size_t i = k + 2; i < n; i++)      /* the smallest above rank k */
+        if (v[i] < hi)
+            hi = v[i];
+    return lo + (hi - lo) * (rank - (double) k);
+}
+
+/* ---- one VM ------------------------------------------------------------- */
+
+typedef struct us_read {
+    us_slots *s;
+    double   *dst;          /* gauges: bucket average into dst; counters: rate added to dst */
+    bool      counter, last;
+    bool      have_prev;
+    double    prev_last;
+    int64_t   prev_ts;
+} us_read;
+
+static int
+us_rollup_cb(void *ctx, const pw_rollup *r)
+{
+    us_read  *rd = ctx;
+    us_slots *s = rd->s;
+    int64_t   off = r->start - s->from;
+    bool      in = off >= 0 && off / s->w < (int64_t) s->n;
+    size_t    i = in ? (size_t) (off / s->w) : 0;
+
+    if (rd->counter) {
+        if (rd->have_prev && in && r->last_ts > rd->prev_ts) {
+            double inc = r->min < rd->prev_last ? r->last : r->last - rd->prev_last;
+            double rate = inc / ((double) (r->last_ts - rd->prev_ts) / 1000.0);
+
+            rd->dst[i] = isnan(rd->dst[i]) ? rate : rd->dst[i] + rate;
+        }
+        rd->have_prev = true;
+        rd->prev_last = r->last;
+        rd->prev_ts = r->last_ts;
+        return 0;
+    }
+    if (in)
+        rd->dst[i] = rd->last ? r->last : r->sum / (double) r->count;
+    return 0;
+}
+
+/* Disk: the newest daily value of each device series; a newer day restarts the sums. */
+typedef struct us_disk { double v; int64_t ts; } us_disk;
+
+static int
+us_disk_cb(void *ctx, const pw_rollup *r)
+{
+    us_disk *d = ctx;
+
+    if (r->last_ts >= d->ts) {
+        d->v = r->last;
+        d->ts = r->last_ts;
+    }
+    return 0;
+}
+
+static pw_err
+us_grow(us_slots *s, size_t n)
+{
+    double **arr[] = { &s->cpu, &s->avail, &s->unused, &s->rss, &s->net, &s->state, &s->tmp };
+
+    if (n <= s->cap)
+        return PW_OK;
+    for (size_t k = 0; k < sizeof arr / sizeof arr[0]; k++) {
+        double *p = realloc(*arr[k], n * sizeof *p);
+
+        if (p == NULL)
+            return PW_ENOMEM;
+        *arr[k] = p;
+    }
+    s->cap = n;
+    return PW_OK;
+}
+
+static void
+us_slots_free(us_slots *s)
+{
+    free(s->cpu);
+    free(s->avail);
+    free(s->unused);
+    free(s->rss);
+    free(s->net);
+    free(s->state);
+    free(s->tmp);
+}
+
+/* The span holding slot i, or NULL (a gap between spans). */
+static const pw_usage_span *
+us_span_of(const pw_usage_vm *vm, const us_slots *s, size_t i)
+{
+    int64_t t = s->from + (int64_t) i * s->w;
+
+    for (size_t k = 0; k < vm->nspans; k++)
+        if (t >= vm->spans[k].from && t < vm->spans[k].to)
+            return &vm->spans[k];
+    return NULL;
+}
+
+/* avg, p95, max of the n values in s->tmp (reordered). */
+static void
+us_stats(us_slots *s, size_t n, double *avg, double *p95, double *max)
+{
+    double sum = 0, mx = -INFINITY;
+
+    if (n == 0) {
+        *avg = *p95 = NAN;
+        if (max != NULL)
+            *max = NAN;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sum += s->tmp[i];
+        if (s->tmp[i] > mx)
+            mx = s->tmp[i];
+    }
+    *avg = sum / (double) n;
+    if (max != NULL)
+        *max = mx;
+    *p95 = pw_usage_quantile(s->tmp, n, 0.95);
+}
+
+static pw_err
+us_one(pw_store_txn *t, const pw_usage_vm *vm, const us_note *notes, size_t nn, pw_res res,
+       us_slots *s, pw_usage *u)
+{
+    int64_t w = pw_res_ms(res), from, to;
+    double  dsum[2] = { 0, 0 };
+    int64_t dts[2] = { INT64_MIN, INT64_MIN };
+    bool    has_state = false;
+    size_t  n, k;
+    pw_err  e;
+
+    *u = (pw_usage) { NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0, 0, nn > 0 };
+    if (vm->nspans == 0)
+        return PW_OK;
+    from = vm->spans[0].from - ((vm->spans[0].from % w) + w) % w;      /* floor to w */
+    to = vm->spans[vm->nspans - 1].to;
+    if (to <= from || to - from > US_MAX_SPAN)
+        return PW_EINVAL;
+    n = (size_t) ((to - from + w - 1) / w);
+    if ((e = us_grow(s, n)) != PW_OK)
+        return e;
+    s->n = n;
+    s->from = from;
+    s->w = w;
+    for (size_t i = 0; i < n; i++)
+        s->cpu[i] = s->avail[i] = s->unused[i] = s->rss[i] = s->net[i] = s->state[i] = NAN;
+    for (k = 0; k < nn; k++) {
+        const us_note *no = &notes[k];
+        us_read        rd = { .s = s };
+        us_disk        dk = { NAN, INT64_MIN };
+
+        switch (no->metric) {
+        case US_M_CPU:    rd.dst = s->cpu; rd.counter = true; break;
+        case US_M_RX:
+        case US_M_TX:     rd.dst = s->net; rd.counter = true; break;
+        case US_M_AVAIL:  rd.dst = s->avail; break;
+        case US_M_UNUSED: rd.dst = s->unused; break;
+        case US_M_RSS:    rd.dst = s->rss; break;
+        case US_M_STATE:  rd.dst = s->state; rd.last = true; has_state = true; break;
+        default:
+            /* disk: daily last values, enough for "used at the end" and cheap */
+            if ((e = pw_store_rollups(t, no->id, PW_RES_1D, from - US_DAY_MS, to - 1, us_disk_cb, &dk)) != PW_OK)
+                return e;
+            if (dk.ts != INT64_MIN) {
+                int j = no->metric == US_M_DCAP ? 0 : 1;
+
+                if (dk.ts / US_DAY_MS > dts[j] / US_DAY_MS) {      /* a newer day: restart */
+                    dts[j] = dk.ts;
+                    dsum[j] = 0;
+                }
+                if (dk.ts / US_DAY_MS == dts[j] / US_DAY_MS)
+                    dsum[j] += dk.v;
+            }
+            continue;
+        }
+        /* counters need the bucket before the first one for its first increase */
+        if ((e = pw_store_rollups(t, no->id, res, rd.counter ? from - w : from, to - 1, us_rollup_cb, &rd))
+            != PW_OK)
+            return e;
+    }
+    /* cpu % */
+    {
+        size_t m = 0, nb = 0, run = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            const pw_usage_span *sp = us_span_of(vm, s, i);
+
+            if (sp == NULL)
+                continue;
+            nb++;
+            if (s->state[i] == 1)
+                run++;
+            if (!isnan(s->cpu[i]) && sp->vcpus > 0)
+                s->tmp[m++] = s->cpu[i] / sp->vcpus;
+        }
+        u->buckets = nb;
+        u->buckets_cpu = m;
+        us_stats(s, m, &u->cpu_avg, &u->cpu_p95, &u->cpu_max);
+        if (has_state && nb > 0)
+            u->availability = (double) run / (double) nb;
+    }
+    /* memory % */
+    {
+        size_t m = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            const pw_usage_span *sp = us_span_of(vm, s, i);
+            double               used;
+
+            if (sp == NULL || sp->memory_bytes <= 0)
+                continue;
+            if (!isnan(s->avail[i]) && !isnan(s->unused[i]))
+                used = s->avail[i] - s->unused[i];
+            else if (!isnan(s->rss[i]))
+                used = s->rss[i];
+            else
+                continue;
+            s->tmp[m++] = used / sp->memory_bytes;
+        }
+        us_stats(s, m, &u->mem_avg, &u->mem_p95, NULL);
+    }
+    /* network */
+    {
+        size_t m = 0;
+
+        for (size_t i = 0; i < n; i++)
+            if (!isnan(s->net[i]) && us_span_of(vm, s, i) != NULL)
+                s->tmp[m++] = s->net[i];
+        us_stats(s, m, &u->net_avg, &u->net_p95, NULL);
+    }
+    if (dts[0] != INT64_MIN && dts[1] != INT64_MIN && dsum[0] > 0)
+        u->disk_used = dsum[1] / dsum[0];
+    return PW_OK;
+}
+
+pw_err
+pw_usage_collect(pw_store_txn *t, const pw_usage_vm *vms, size_t n, const char *const *known_uuids,
+                 size_t nknown, pw_res res, pw_usage *out, char *msg, size_t msglen)
+{
+    us_ctx   c = { 0 };
+    us_slots s = { 0 };
+    pw_err   e = PW_OK;
+    size_t   i, k;
+
+    if (msglen > 0)
+        msg[0] = '\0';
+    if (res != PW_RES_5M && res != PW_RES_1H && res != PW_RES_1D) {
+        snprintf(msg, msglen, "usage: resolution must be 5m, 1h or 1d");
+        return PW_EINVAL;
+    }
+    if (n == 0)
+        return PW_OK;
+    c.uuids = calloc(n, sizeof *c.uuids);
+    c.names = calloc(n, sizeof *c.names);
+    c.known = calloc(nknown + 1, sizeof *c.known);
+    if (c.uuids == NULL || c.names == NULL || c.known == NULL) {
+        e = PW_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        if (vms[i].uuid != NULL && vms[i].uuid[0] != '\0' && us_uuid_parse(vms[i].uuid, c.uuids[c.nuuids].b))
+            c.uuids[c.nuuids++].vm = i;
+        else
+            c.names[c.nnames++] = (us_name) { vms[i].name, i };
+    }
+    for (i = 0; i < nknown; i++)
+        if (known_uuids[i] != NULL && us_uuid_parse(known_uuids[i], c.known[c.nknown].b))
+            c.nknown++;
+    qsort(c.uuids, c.nuuids, sizeof *c.uuids, us_uuid_cmp);
+    qsort(c.known, c.nknown, sizeof *c.known, us_uuid_cmp);
+    qsort(c.names, c.nnames, sizeof *c.names, us_name_cmp);
+    for (c.metric = 0; c.metric < US_M_COUNT_; c.metric++) {
+        if ((e = pw_store_series_scan(t, us_metric[c.metric], us_series_cb, &c)) != PW_OK || c.err != PW_OK) {
+            e = e != PW_OK ? e : c.err;
+            snprintf(msg, msglen, "usage: reading the series index: %s", pw_strerror(e));
+            goto out;
+        }
+    }
+    qsort(c.notes, c.nnotes, sizeof *c.notes, us_note_cmp);
+    for (i = 0, k = 0; i < n; i++) {
+        size_t k0 = k;
+
+        while (k < c.nnotes && c.notes[k].vm == i)
+            k++;
+        if ((e = us_one(t, &vms[i], c.notes + k0, k - k0, res, &s, &out[i])) != PW_OK) {
+            snprintf(msg, msglen, "usage of VM %s: %s", vms[i].name,
+                     e == PW_EINVAL ? "its spans are out of order or longer than 400 days" : pw_strerror(e));
+            goto out;
+        }
+    }
+out:
+    us_slots_free(&s);
+    free(c.uuids);
+    free(c.names);
+    free(c.known);
+    free(c.notes);
+    return e;
+}
