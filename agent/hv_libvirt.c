@@ -27,6 +27,7 @@
  * not used: the test driver answers it with made-up constants.
  */
 #include "hypervisor.h"
+#include "sort.h"
 
 #include <expat.h>
 #include <libvirt/libvirt.h>
@@ -572,7 +573,7 @@ out:
     for (size_t i = 0; i < nnew; i++)
         newdefs[i]->kept = false;
     if (nnew > 1)
-        qsort(newdefs, nnew, sizeof *newdefs, hv_def_sort);
+        pw_qsort(newdefs, nnew, sizeof *newdefs, hv_def_sort);
     s->defs = newdefs;
     s->ndefs = nnew;
     if (recs != NULL)

@@ -19,6 +19,7 @@
  * with the figures of a real KVM host (tests/fixtures/hypervisor/README.md).
  */
 #include "hypervisor.h"
+#include "sort.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -106,7 +107,7 @@ replay_open(const char *uri, pw_hv_source **out, char *err, size_t errlen)
         rc = PW_ENOENT;
         goto out;
     }
-    qsort(s->files, s->nfiles, sizeof *s->files, replay_cmp);
+    pw_qsort(s->files, s->nfiles, sizeof *s->files, replay_cmp);
     *out = s;
     s = NULL;
     rc = PW_OK;

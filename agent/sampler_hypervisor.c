@@ -26,6 +26,7 @@
  * failed are not compared (an outage is not 500 disappearances).
  */
 #include "sampler.h"
+#include "sort.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -717,7 +718,7 @@ hv_domains(hv_state *st, const pw_hv_round *r, pw_batch *b, pw_err *first)
         hv_add(b, "poolwatch_hypervisor_domains", (double) counts[k], first, "state", states[k],
                NULL);
     if (nnow > 1)
-        qsort(now, nnow, sizeof *now, hv_vm_cmp);
+        pw_qsort(now, nnow, sizeof *now, hv_vm_cmp);
     if (!st->have_prev)
         pw_info("hypervisor %s: %zu domain(s); watching them for appear, disappear and resize",
                 st->uri, nnow);

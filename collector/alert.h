@@ -63,6 +63,13 @@ pw_err pw_alert_config_load(const char *path, pw_alert_config **out, char *msg, 
 /* The same from YAML text (tests; name is used in messages). */
 pw_err pw_alert_config_parse(const char *yaml, size_t len, const char *name,
                              pw_alert_config **out, char *msg, size_t msglen);
+/*
+ * A config is immutable once loaded, so threads may share it: _ref adds a
+ * holder (returns c), _free drops one and frees with the last. This is how
+ * the alert thread and the HTTP API judge by the same rules while SIGHUP
+ * swaps them: each holds the one it started a pass or a request with.
+ */
+pw_alert_config *pw_alert_config_ref(pw_alert_config *c);
 void   pw_alert_config_free(pw_alert_config *c);
 /* Rules enabled, receivers configured. */
 size_t pw_alert_config_nrules(const pw_alert_config *c);

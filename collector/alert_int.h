@@ -6,6 +6,7 @@
 #ifndef PW_ALERT_INT_H
 #define PW_ALERT_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -149,6 +150,7 @@ struct pw_alert_config {
     pw_alert_receiver *rcv;
     size_t             nrcv;
     char              *external_url; /* owned, may be NULL */
+    atomic_size_t      refs;       /* holders (pw_alert_config_ref); the last free frees */
 };
 
 /* Rule kinds by name, NULL if unknown (alert_rules.c). */

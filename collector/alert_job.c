@@ -6,14 +6,13 @@
  */
 #include "alert.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
+#include "job.h"
 #include "log.h"
 #include "notify.h"
 
@@ -23,41 +22,20 @@ struct pw_alert_job {
     pw_alert_config *cfg;        /* owned; swapped by reload */
     pw_notify       *sender;
     int64_t          interval_ms;
-    pthread_t        thread;
-    pthread_mutex_t  mu;         /* cfg and stopping */
-    pthread_cond_t   cv;
-    bool             stopping;
+    pw_job          *job;
+    pthread_mutex_t  mu;         /* cfg: a pass and a reload never overlap */
     char             last_msg[512];
 };
 
-static bool
-aj_wait(pw_alert_job *j, int64_t ms)
+static int64_t
+aj_pass(pw_job *job, void *arg)
 {
-    struct timespec ts;
-    bool            stop;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&j->mu);
-    while (!j->stopping && pthread_cond_timedwait(&j->cv, &j->mu, &ts) != ETIMEDOUT)
-        ;
-    stop = j->stopping;
-    pthread_mutex_unlock(&j->mu);
-    return stop;
-}
-
-static void
-aj_pass(pw_alert_job *j)
-{
+    pw_alert_job *j = arg;
     pw_alert_pass p;
     char          msg[512];
     pw_err        rc;
 
+    (void) job;
     pthread_mutex_lock(&j->mu);
     rc = pw_alert_eval_at(j->eng, pw_now_ms(), &p, msg, sizeof msg);
     pthread_mutex_unlock(&j->mu);
@@ -73,17 +51,7 @@ aj_pass(pw_alert_job *j)
         pw_info("alerts: %zu transition(s), %zu firing, %zu pending", p.transitions, p.firing, p.pending);
     if (p.notifications > 0)
         pw_notify_kick(j->sender);
-}
-
-static void *
-aj_main(void *arg)
-{
-    pw_alert_job *j = arg;
-
-    do
-        aj_pass(j);
-    while (!aj_wait(j, j->interval_ms));
-    return NULL;
+    return j->interval_ms;
 }
 
 pw_err
@@ -113,12 +81,9 @@ pw_alert_job_start(const pw_alert_job_opts *o, pw_alert_config *cfg, pw_alert_jo
         goto fail;
     }
     pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cv, NULL);
-    if (pthread_create(&j->thread, NULL, aj_main, j) != 0) {
-        pthread_cond_destroy(&j->cv);
+    if ((rc = pw_job_start(0, aj_pass, j, &j->job)) != PW_OK) {
         pthread_mutex_destroy(&j->mu);
         snprintf(msg, msglen, "cannot start the alert thread");
-        rc = PW_ENOMEM;
         goto fail;
     }
     *out = j;
@@ -156,13 +121,8 @@ pw_alert_job_stop(pw_alert_job *j)
 {
     if (j == NULL)
         return;
-    pthread_mutex_lock(&j->mu);
-    j->stopping = true;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-    pthread_join(j->thread, NULL);
+    pw_job_stop(j->job);
     pw_notify_stop(j->sender);
-    pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
     pw_alert_engine_free(j->eng);
     pw_alert_db_close(j->db);

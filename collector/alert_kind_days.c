@@ -12,6 +12,7 @@
  * its alert resolves.
  */
 #include "alert_int.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -171,7 +172,7 @@ kd_systems(const pw_rec_rules *rr, const pw_rec_window *w, pw_alert_emit_fn emit
     for (size_t i = 0; i < w->nvms; i++)
         if (w->vms[i].system[0] != '\0')
             v[n++] = &w->vms[i];
-    qsort(v, n, sizeof *v, kd_sys_cmp);
+    pw_qsort(v, n, sizeof *v, kd_sys_cmp);
     for (size_t i = 0, j; i < n && e == PW_OK; i = j) {
         pw_rec_verdict vd;
         json_t        *l;

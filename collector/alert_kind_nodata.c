@@ -22,6 +22,7 @@
  *     hosts: all                # or pools
  */
 #include "alert_int.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -178,13 +179,13 @@ kn_measure(kn_scan *s, pw_store_txn *t, kn_host *h, int64_t def_interval)
             return rc;
     h->interval = def_interval;
     if (s->nts > 0) {
-        qsort(s->ts, s->nts, sizeof *s->ts, kn_cmp_i64);
+        pw_qsort(s->ts, s->nts, sizeof *s->ts, kn_cmp_i64);
         h->last = s->ts[s->nts - 1];
         for (size_t i = 1; i < s->nts; i++)
             if (s->ts[i] > s->ts[i - 1])
                 diffs[nd++] = s->ts[i] - s->ts[i - 1];
         if (nd > 0) {
-            qsort(diffs, nd, sizeof *diffs, kn_cmp_i64);
+            pw_qsort(diffs, nd, sizeof *diffs, kn_cmp_i64);
             h->interval = diffs[nd / 2];
         }
         return PW_OK;
@@ -293,7 +294,7 @@ kn_eval(const pw_alert_rule *r, const pw_alert_src *src, int64_t t, pw_alert_emi
         use = &pools;
     }
     if (use->n > 1)
-        qsort(use->h, use->n, sizeof *use->h, kn_cmp_host);
+        pw_qsort(use->h, use->n, sizeof *use->h, kn_cmp_host);
     for (size_t i = 0; i < use->n; i++) {
         kn_host *h = &use->h[i];
         json_t  *labels;

@@ -256,10 +256,18 @@ ar_inhibit_free(pw_alert_config *c)
     c->ninhibit = 0;
 }
 
+pw_alert_config *
+pw_alert_config_ref(pw_alert_config *c)
+{
+    if (c != NULL)
+        atomic_fetch_add(&c->refs, 1);
+    return c;
+}
+
 void
 pw_alert_config_free(pw_alert_config *c)
 {
-    if (c == NULL)
+    if (c == NULL || atomic_fetch_sub(&c->refs, 1) > 1)
         return;
     ar_inhibit_free(c);
     free(c->inhibit);
@@ -664,6 +672,8 @@ ar_load(const char *yaml, size_t len, const char *path, bool is_file, pw_alert_c
     pw_err              rc = PW_ENOMEM;
 
     *out = NULL;
+    if (c != NULL)
+        atomic_init(&c->refs, 1);
     if (a == NULL || c == NULL || (c->rules = calloc(PW_ALERT_MAX_RULES, sizeof *c->rules)) == NULL
         || (c->rcv = calloc(PW_ALERT_MAX_RECEIVERS, sizeof *c->rcv)) == NULL
         || (c->inhibit = calloc(PW_ALERT_MAX_RECEIVERS, sizeof *c->inhibit)) == NULL)

@@ -3,18 +3,16 @@
  */
 #include "capacity_job.h"
 
-#include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "batch.h"
 #include "capacity.h"
 #include "clock.h"
+#include "job.h"
 #include "log.h"
 #include "wire.h"
 
@@ -24,35 +22,10 @@ struct pw_capjob {
     int64_t          interval_ms;
     char             host[PW_WIRE_MAX_HOST + 1];
     pw_batch        *batch;
-    pthread_t        thread;
-    pthread_mutex_t  mu;
-    pthread_cond_t   cv;
-    bool             stopping;
+    pw_job          *job;
     uint64_t         runs, errors, seq;
     char             last_msg[512];   /* the failure last logged: log each new one once */
 };
-
-/* Waits ms or until stop; true when stopping. */
-static bool
-cj_wait(pw_capjob *j, int64_t ms)
-{
-    struct timespec ts;
-    bool            stop;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&j->mu);
-    while (!j->stopping && pthread_cond_timedwait(&j->cv, &j->mu, &ts) != ETIMEDOUT)
-        ;
-    stop = j->stopping;
-    pthread_mutex_unlock(&j->mu);
-    return stop;
-}
 
 /* Adds v unless it is NaN (no figure: no point). */
 static pw_err
@@ -142,15 +115,17 @@ cj_store(pw_capjob *j, char *msg, size_t msglen)
     return e;
 }
 
-static void
-cj_pass(pw_capjob *j)
+static int64_t
+cj_pass(pw_job *job, void *arg)
 {
+    pw_capjob    *j = arg;
     pw_cap_report rep = { 0 };
     pw_store_txn *t = NULL;
     char          msg[512] = "";
     int64_t       now = pw_now_ms();
     pw_err        e;
 
+    (void) job;
     if ((e = pw_store_read_begin(j->store, &t)) != PW_OK) {
         pw_store_last_error(j->store, msg, sizeof msg);
         goto out;
@@ -175,7 +150,7 @@ out:
         if (j->last_msg[0] != '\0')
             pw_info("pool capacity: computing again");
         j->last_msg[0] = '\0';
-        return;
+        return j->interval_ms;
     }
     j->errors++;
     if (msg[0] == '\0')
@@ -183,16 +158,7 @@ out:
     if (strcmp(msg, j->last_msg) != 0)
         pw_warn("pool capacity: %s (retried every pass; logged once)", msg);
     snprintf(j->last_msg, sizeof j->last_msg, "%s", msg);
-}
-
-static void *
-cj_main(void *arg)
-{
-    pw_capjob *j = arg;
-
-    while (!cj_wait(j, j->interval_ms))
-        cj_pass(j);
-    return NULL;
+    return j->interval_ms;
 }
 
 pw_err
@@ -209,13 +175,9 @@ pw_capjob_start(const pw_capjob_opts *o, pw_capjob **out)
     snprintf(j->host, sizeof j->host, "%s", o->host && o->host[0] ? o->host : "localhost");
     if ((j->batch = pw_batch_new()) == NULL)
         goto fail;
-    pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cv, NULL);
-    if (pthread_create(&j->thread, NULL, cj_main, j) != 0) {
-        pthread_cond_destroy(&j->cv);
-        pthread_mutex_destroy(&j->mu);
+    /* the first pass one interval after the start, then every interval */
+    if (pw_job_start(j->interval_ms, cj_pass, j, &j->job) != PW_OK)
         goto fail;
-    }
     *out = j;
     return PW_OK;
 fail:
@@ -229,13 +191,7 @@ pw_capjob_stop(pw_capjob *j)
 {
     if (j == NULL)
         return;
-    pthread_mutex_lock(&j->mu);
-    j->stopping = true;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-    pthread_join(j->thread, NULL);
-    pthread_cond_destroy(&j->cv);
-    pthread_mutex_destroy(&j->mu);
+    pw_job_stop(j->job);
     pw_batch_free(j->batch);
     free(j);
 }

@@ -10,6 +10,7 @@
  * only those hosts, so a hypervisor's own figures win over the node ones.
  */
 #include "capacity.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -227,7 +228,7 @@ cm_hosts(cm *m)
     for (size_t i = 0; i < m->npools; i++)
         for (size_t j = 0; j < m->pools[i].nhosts; j++)
             m->hostnames[k++] = m->pools[i].hosts[j];     /* borrowed from the pools */
-    qsort(m->hostnames, total, sizeof *m->hostnames, cm_strp_cmp);
+    pw_qsort(m->hostnames, total, sizeof *m->hostnames, cm_strp_cmp);
     for (size_t i = 0; i < total; i++)
         if (m->nhosts == 0 || strcmp(m->hostnames[m->nhosts - 1], m->hostnames[i]) != 0)
             m->hostnames[m->nhosts++] = m->hostnames[i];
@@ -497,7 +498,7 @@ cm_quantile(double q, double *v, size_t n)
 
     if (n == 0)
         return NAN;
-    qsort(v, n, sizeof *v, cm_dbl_cmp);
+    pw_qsort(v, n, sizeof *v, cm_dbl_cmp);
     rank = q * (double) (n - 1);
     lo = (size_t) floor(rank);
     hi = lo + 1 < n ? lo + 1 : lo;
@@ -708,7 +709,7 @@ pw_cap_report_build(pw_store_txn *t, pw_inventory *inv, int64_t at, int64_t now,
     }
     if (m.npools == 0)
         goto out;
-    qsort(m.pools, m.npools, sizeof *m.pools, cm_pool_cmp);
+    pw_qsort(m.pools, m.npools, sizeof *m.pools, cm_pool_cmp);
     if ((rc = pw_inventory_vms_at(inv, at, NULL, cm_vm_cb, &m)) != PW_OK || (rc = m.err) != PW_OK) {
         cm_fail(&m, rc, "reading the inventory's VMs: %s", pw_strerror(rc));
         goto out;

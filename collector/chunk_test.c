@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "chunk.h"
+#include "sort.h"
 
 #define TC_T2000 INT64_C(946684800000)     /* 2000-01-01T00:00:00Z, ms */
 #define TC_T2200 INT64_C(7258118400000)    /* 2200-01-01T00:00:00Z, ms */
@@ -445,7 +446,7 @@ test_timestamp_extremes(void **state)
         /* random points anywhere in int64, sorted: deltas up to 2^64 - 1 */
         for (size_t i = 0; i < n; i++)
             u[i] = tc_below(&r, 4) ? tc_u64(&r) : tc_u64(&r) >> tc_below(&r, 64);
-        qsort(u, n, sizeof u[0], tc_cmp_u64);
+        pw_qsort(u, n, sizeof u[0], tc_cmp_u64);
         s->n = 0;
         for (size_t i = 0; i < n; i++) {
             if (i > 0 && u[i] == u[i - 1])

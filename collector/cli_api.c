@@ -4,6 +4,7 @@
  * answer (jansson) turned into the callbacks the local readers feed.
  */
 #include "cli_api.h"
+#include "sort.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -563,7 +564,7 @@ pw_cli_api_query_run(const pw_cli *g, const pw_cli_api_query *q, const pw_query_
         goto nomem;
     if (e == PW_OK) {
         if (n > 1)
-            qsort(ss, n, sizeof *ss, api_series_cmp);
+            pw_qsort(ss, n, sizeof *ss, api_series_cmp);
         e = api_feed(ss, n, sink, ctx, sink_err);
     }
     if (*sink_err != PW_OK)

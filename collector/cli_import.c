@@ -1,21 +1,25 @@
 /*
  * cli_import.c - `poolwatch import FILE|-`: backfill and migration. Reads
- * Prometheus text or VictoriaMetrics JSON lines (import.h), groups the
- * samples into batches and stores each batch in one write transaction with
- * pw_store_write_samples, beside a running collector if there is one
- * (LMDB serialises the writers).
+ * Prometheus text or VictoriaMetrics JSON lines (import.h), gathers the
+ * samples into windows, and a writer thread stores each window, sorted by
+ * series, in write transactions of --batch samples with
+ * pw_store_write_samples while the next window is parsed, beside a running
+ * collector if there is one (LMDB serialises the writers).
  *
- * Memory stays flat for any input: one bounded line buffer, one window of
- * at most CI_WINDOW (or --batch, if larger) samples, and a set of series
- * hashes for the summary (bounded too, see CI_SEEN_MAX).
+ * Memory stays flat for any input: one bounded line buffer, two windows
+ * (the one parsed, the one stored) of at most CI_WINDOW (or --batch, if
+ * larger) samples each, and a set of series hashes for the summary
+ * (bounded too, see CI_SEEN_MAX).
  *
  * Static helpers: ci_.
  */
 #include "cli.h"
+#include "sort.h"
 #include "import.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,12 +162,32 @@ struct ci_batch {
     size_t          wcap, wlabcap;
 };
 
-/* Everything the import keeps while it runs; the sink's ctx. */
+/* What the writer thread did: touched only by it while it is busy. */
+typedef struct ci_wres ci_wres;
+struct ci_wres {
+    uint64_t samples, commits, grows;
+    pw_err   fatal;             /* the store failed: the import stops */
+    char     fatal_msg[512];
+};
+
+/*
+ * Everything the import keeps while it runs; the sink's ctx. Parsing and
+ * storing overlap: the sink fills `b` while the writer thread stores `wb`,
+ * the previous window; they swap when b is full and the writer is idle.
+ */
 typedef struct ci_import ci_import;
 struct ci_import {
     pw_store *store;
     const char *data_dir;
     ci_batch  b;
+    ci_batch  wb;               /* the writer's; handed over under wmu */
+    pthread_t       writer;
+    bool            writer_up;
+    pthread_mutex_t wmu;
+    pthread_cond_t  wcv;
+    bool            wbusy;      /* wb holds a window to store */
+    bool            wstop;
+    ci_wres         wres;       /* under wmu when the writer is idle */
     char     *keybuf;           /* PW_MAX_SERIES_KEY_LEN + 1 */
     /* distinct series (hashes of keys), for the summary */
     uint64_t *seen;
@@ -388,7 +412,7 @@ ci_batch_sort(ci_batch *b)
     for (size_t s = 0, start = 0; s < b->nseries; start = end[s++]) {
         for (size_t i = start + 1; i < end[s]; i++)
             if (b->sorted[i].ts_ms < b->sorted[i - 1].ts_ms) {
-                qsort(b->sorted + start, end[s] - start, sizeof *b->sorted, ci_sample_cmp);
+                pw_qsort(b->sorted + start, end[s] - start, sizeof *b->sorted, ci_sample_cmp);
                 break;
             }
     }
@@ -431,13 +455,13 @@ ci_batch_frame(ci_batch *b, pw_frame *f)
 
 /* Records why the store refused a batch, which stops the import; returns e. */
 static pw_err
-ci_fatal(ci_import *im, pw_err e)
+ci_fatal(ci_import *im, ci_wres *r, pw_err e)
 {
     char why[400];
 
     pw_store_last_error(im->store, why, sizeof why);
-    im->fatal = e;
-    snprintf(im->fatal_msg, sizeof im->fatal_msg, "cannot store in %s: %s", im->data_dir,
+    r->fatal = e;
+    snprintf(r->fatal_msg, sizeof r->fatal_msg, "cannot store in %s: %s", im->data_dir,
         why[0] ? why : pw_strerror(e));
     return e;
 }
@@ -448,9 +472,9 @@ ci_fatal(ci_import *im, pw_err e)
  * writer does; the batch is still here to redo it from.
  */
 static pw_err
-ci_write_slice(ci_import *im, const pw_frame *all, size_t off, size_t n)
+ci_write_slice(ci_import *im, ci_batch *b, ci_wres *r, const pw_frame *all, size_t off, size_t n)
 {
-    pw_wire_sample *sm = im->b.samples + off;
+    pw_wire_sample *sm = b->samples + off;
     uint32_t        first = sm[0].series, last = sm[n - 1].series;
     pw_store_txn   *t;
     pw_frame        f;
@@ -467,29 +491,29 @@ ci_write_slice(ci_import *im, const pw_frame *all, size_t off, size_t n)
     f.nsamples = n;
     for (;;) {
         if ((e = pw_store_write_begin(im->store, &t)) != PW_OK)
-            return ci_fatal(im, e);
+            return ci_fatal(im, r, e);
         if ((e = pw_store_write_samples(t, &f)) != PW_OK) {
             pw_store_write_abort(t);
             if (e == PW_EFULL && pw_store_grow(im->store) == PW_OK) {
-                im->grows++;
+                r->grows++;
                 continue;
             }
             /* PW_EPROTO here would be a parser letting a bad series through. */
-            return ci_fatal(im, e);
+            return ci_fatal(im, r, e);
         }
         e = pw_store_write_commit(t);
         /* LMDB may need pages at commit too; growing helps a full map, not a full disk. */
         if (e == PW_EFULL && !grown_at_commit && pw_store_grow(im->store) == PW_OK) {
-            im->grows++;
+            r->grows++;
             grown_at_commit = true;
             continue;
         }
         if (e != PW_OK)
-            return ci_fatal(im, e);
+            return ci_fatal(im, r, e);
         break;
     }
-    im->samples += n;
-    im->commits++;
+    r->samples += n;
+    r->commits++;
     return PW_OK;
 }
 
@@ -499,9 +523,8 @@ ci_write_slice(ci_import *im, const pw_frame *all, size_t off, size_t n)
  * empties it.
  */
 static pw_err
-ci_flush(ci_import *im)
+ci_flush(ci_import *im, ci_batch *b, ci_wres *r)
 {
-    ci_batch *b = &im->b;
     pw_frame  f;
     pw_err    e;
 
@@ -509,8 +532,8 @@ ci_flush(ci_import *im)
         return PW_OK;
     ci_batch_sort(b);
     if ((e = ci_batch_frame(b, &f)) != PW_OK) {
-        im->fatal = e;
-        snprintf(im->fatal_msg, sizeof im->fatal_msg, "out of memory");
+        r->fatal = e;
+        snprintf(r->fatal_msg, sizeof r->fatal_msg, "out of memory");
         return e;
     }
     for (size_t off = 0, end; off < b->nsamples; off = end) {
@@ -520,10 +543,73 @@ ci_flush(ci_import *im)
              end < b->nsamples && end < lim && b->samples[end].series == b->samples[end - 1].series;
              end++)
             ;
-        if ((e = ci_write_slice(im, &f, off, end - off)) != PW_OK)
+        if ((e = ci_write_slice(im, b, r, &f, off, end - off)) != PW_OK)
             return e;
     }
-    ci_batch_reset(b);
+    return PW_OK;
+}
+
+/* The writer thread: stores each window handed to it, until told to stop. */
+static void *
+ci_writer_main(void *arg)
+{
+    ci_import *im = arg;
+
+    pthread_mutex_lock(&im->wmu);
+    for (;;) {
+        while (!im->wbusy && !im->wstop)
+            pthread_cond_wait(&im->wcv, &im->wmu);
+        if (!im->wbusy)
+            break;
+        pthread_mutex_unlock(&im->wmu);
+        /* after a failure nothing more is stored: the import stops at the next handover */
+        if (im->wres.fatal == PW_OK)
+            ci_flush(im, &im->wb, &im->wres);
+        ci_batch_reset(&im->wb);
+        pthread_mutex_lock(&im->wmu);
+        im->wbusy = false;
+        pthread_cond_broadcast(&im->wcv);
+    }
+    pthread_mutex_unlock(&im->wmu);
+    return NULL;
+}
+
+/* Waits until the writer is idle; takes over its counts and any failure. */
+static pw_err
+ci_wait_writer(ci_import *im)
+{
+    pthread_mutex_lock(&im->wmu);
+    while (im->wbusy)
+        pthread_cond_wait(&im->wcv, &im->wmu);
+    im->samples = im->wres.samples;
+    im->commits = im->wres.commits;
+    im->grows = im->wres.grows;
+    if (im->wres.fatal != PW_OK && im->fatal == PW_OK) {
+        im->fatal = im->wres.fatal;
+        memcpy(im->fatal_msg, im->wres.fatal_msg, sizeof im->fatal_msg);
+    }
+    pthread_mutex_unlock(&im->wmu);
+    return im->fatal;
+}
+
+/* Hands the full window to the writer (once it is done with the last) and empties b. */
+static pw_err
+ci_handover(ci_import *im)
+{
+    ci_batch tmp;
+    pw_err   e;
+
+    if (im->b.nsamples == 0)
+        return PW_OK;
+    if ((e = ci_wait_writer(im)) != PW_OK)
+        return e;
+    pthread_mutex_lock(&im->wmu);
+    tmp = im->wb;                  /* empty: the writer reset it */
+    im->wb = im->b;
+    im->b = tmp;
+    im->wbusy = true;
+    pthread_cond_broadcast(&im->wcv);
+    pthread_mutex_unlock(&im->wmu);
     return PW_OK;
 }
 
@@ -559,7 +645,7 @@ ci_points(void *ctx, const pw_import_series *s, const int64_t *ts_ms, const doub
         b->samples[b->nsamples].ts_ms = ts_ms[i];
         b->samples[b->nsamples].value = values[i];
         if (++b->nsamples == b->max) {
-            if ((e = ci_flush(im)) != PW_OK)
+            if ((e = ci_handover(im)) != PW_OK)
                 return e;
             have = false;         /* the new batch has no series yet */
         }
@@ -715,6 +801,7 @@ pw_cli_import(pw_cli *g, int argc, char **argv)
     im.per_txn = (size_t) batch;
     if ((r.buf = malloc(r.cap)) == NULL || (im.keybuf = malloc(PW_MAX_SERIES_KEY_LEN + 1)) == NULL
         || ci_batch_init(&im.b, (size_t) batch > CI_WINDOW ? (size_t) batch : CI_WINDOW) != PW_OK
+        || ci_batch_init(&im.wb, (size_t) batch > CI_WINDOW ? (size_t) batch : CI_WINDOW) != PW_OK
         || (fmt != NULL && fmt->open(&iopts, &pstate) != PW_OK)) {
         pw_cli_err("out of memory");
         goto out;
@@ -724,6 +811,15 @@ pw_cli_import(pw_cli *g, int argc, char **argv)
         rc = e == PW_ENOMEM ? PW_CLI_FAIL : PW_CLI_NODATA;
         goto out;
     }
+    pthread_mutex_init(&im.wmu, NULL);
+    pthread_cond_init(&im.wcv, NULL);
+    if (pthread_create(&im.writer, NULL, ci_writer_main, &im) != 0) {
+        pthread_mutex_destroy(&im.wmu);
+        pthread_cond_destroy(&im.wcv);
+        pw_cli_err("import: cannot start the writer thread");
+        goto out;
+    }
+    im.writer_up = true;
     t0 = ci_seconds();
     while ((lr = ci_next_line(&r, &line, &len)) != CI_EOF && lr != CI_READ_ERROR) {
         lineno++;
@@ -761,7 +857,9 @@ pw_cli_import(pw_cli *g, int argc, char **argv)
     }
     /* Whatever was parsed is stored, also when reading fails half-way. */
     if (e == PW_OK)
-        e = ci_flush(&im);
+        e = ci_handover(&im);
+    if (ci_wait_writer(&im) != PW_OK && e == PW_OK)
+        e = im.fatal;
     if (im.bad > CI_SHOW_BAD)
         pw_cli_err("import: %llu more bad lines not shown",
             (unsigned long long) (im.bad - CI_SHOW_BAD));
@@ -788,6 +886,15 @@ pw_cli_import(pw_cli *g, int argc, char **argv)
         (unsigned long long) im.grows);
     rc = im.bad > 0 ? PW_CLI_BADLINES : PW_CLI_OK;
 out:
+    if (im.writer_up) {
+        pthread_mutex_lock(&im.wmu);
+        im.wstop = true;
+        pthread_cond_broadcast(&im.wcv);
+        pthread_mutex_unlock(&im.wmu);
+        pthread_join(im.writer, NULL);
+        pthread_mutex_destroy(&im.wmu);
+        pthread_cond_destroy(&im.wcv);
+    }
     if (fmt != NULL)
         fmt->close(pstate);
     if (r.fd > STDIN_FILENO)
@@ -796,6 +903,7 @@ out:
     free(im.keybuf);
     free(im.seen);
     ci_batch_free(&im.b);
+    ci_batch_free(&im.wb);
     pw_store_close(im.store);
     pw_config_free(&cfg);
     return rc;

@@ -5,6 +5,7 @@
  * as the change itself.
  */
 #include "cli.h"
+#include "sort.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -296,7 +297,7 @@ ct_list_run(pw_cli *g, const ct_opts *o)
         goto out;
     }
     if (l.n > 0)
-        qsort(l.t, l.n, sizeof *l.t, ct_cmp);
+        pw_qsort(l.t, l.n, sizeof *l.t, ct_cmp);
     switch (fmt) {
     case PW_OUT_TABLE:
         if (l.n == 0)

@@ -1,5 +1,6 @@
 /* eval.c - range evaluation of the PromQL subset; see eval.h. */
 #include "eval.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -501,7 +502,7 @@ ev_quantile(double q, double *v, size_t n)
         return -INFINITY;
     if (q > 1)
         return INFINITY;
-    qsort(v, n, sizeof *v, ev_cmp_nan_first);
+    pw_qsort(v, n, sizeof *v, ev_cmp_nan_first);
     rank = q * (double) (n - 1);
     lo = fmax(0, floor(rank));
     hi = fmin((double) (n - 1), lo + 1);
@@ -1635,7 +1636,7 @@ pw_eval_range(const pw_expr *e, const pw_eval_opts *o, const pw_eval_source *src
         goto out;
     /* Prometheus returns range results sorted by labels. */
     if (res.n > 1)
-        qsort(res.s, res.n, sizeof *res.s, ev_cmp_series);
+        pw_qsort(res.s, res.n, sizeof *res.s, ev_cmp_series);
     for (size_t i = 0; i < res.n; i++) {
         pw_err rc = ev_write(&r, &res.s[i], sink, sctx);
 

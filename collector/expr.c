@@ -1,5 +1,6 @@
 /* expr.c - the PromQL subset's parser; see expr.h. */
 #include "expr.h"
+#include "sort.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -690,7 +691,7 @@ ex_grouping(ex_parser *p, pw_expr *e)
     if (e->ngrouping > 1) {
         size_t w = 1;
 
-        qsort(e->grouping, e->ngrouping, sizeof *e->grouping, ex_strcmp);
+        pw_qsort(e->grouping, e->ngrouping, sizeof *e->grouping, ex_strcmp);
         for (size_t r = 1; r < e->ngrouping; r++) {
             if (strcmp(e->grouping[r], e->grouping[w - 1]) == 0)
                 free(e->grouping[r]);

@@ -4,6 +4,7 @@
  * in an array on the stack (PW_FORECAST_MAX_DAYS doubles).
  */
 #include "forecast.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ pw_forecast_slope(const double *daily, size_t n, double *slope)
     }
     if (nd == 0)
         return PW_ENOENT;
-    qsort(d, nd, sizeof d[0], fc_cmp);
+    pw_qsort(d, nd, sizeof d[0], fc_cmp);
     *slope = nd % 2 ? d[nd / 2] : (d[nd / 2 - 1] + d[nd / 2]) / 2;
     return PW_OK;
 }

@@ -174,6 +174,8 @@ struct pw_http {
     char               *web_dir;     /* owned copy of pw_http_opts.web_dir; may be NULL */
     const char         *data_dir;    /* borrowed: pw_http_opts.data_dir */
     const struct pw_report_tz *report_tz; /* borrowed */
+    pthread_mutex_t     cfg_mu;      /* alert_config: swapped by SIGHUP while requests read it */
+    pw_alert_config    *alert_config;/* a reference of our own; NULL: the built-in rules */
     pw_http_rl         *rl;
     bool                started;     /* nng_http_server_start succeeded */
 
@@ -775,6 +777,8 @@ pw_http_start(const pw_http_opts *o, pw_http **out, char *errbuf, size_t errlen)
         return PW_ENOMEM;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
+    pthread_mutex_init(&h->cfg_mu, NULL);
+    h->alert_config = pw_alert_config_ref(o->alert_config);
     h->store = o->store;
     h->sec = o->sec;
     h->inv = o->inv;
@@ -884,9 +888,37 @@ pw_http_stop(pw_http *h)
     free(h->web_dir);
     free(h->workers);
     free(h->ring);
+    pw_alert_config_free(h->alert_config);
+    pthread_mutex_destroy(&h->cfg_mu);
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
     free(h);
+}
+
+void
+pw_http_set_alert_config(pw_http *h, pw_alert_config *cfg)
+{
+    pw_alert_config *old;
+
+    if (h == NULL)
+        return;
+    pw_alert_config_ref(cfg);
+    pthread_mutex_lock(&h->cfg_mu);
+    old = h->alert_config;
+    h->alert_config = cfg;
+    pthread_mutex_unlock(&h->cfg_mu);
+    pw_alert_config_free(old);      /* freed here only if no request still holds it */
+}
+
+pw_alert_config *
+pw_http_alert_config(pw_http_call *c)
+{
+    pw_alert_config *cfg;
+
+    pthread_mutex_lock(&c->srv->cfg_mu);
+    cfg = pw_alert_config_ref(c->srv->alert_config);
+    pthread_mutex_unlock(&c->srv->cfg_mu);
+    return cfg;
 }
 
 /* ---- own counters ---------------------------------------------------------------------------- */

@@ -76,6 +76,9 @@ typedef struct pw_http_opts {
                                        NULL or missing: / answers a 404 page saying how to build them */
     const char         *data_dir;   /* borrowed; DIR/reports (http_reports.c); NULL: no archive */
     const struct pw_report_tz *report_tz; /* borrowed; the reports' days (NULL: /api/v1/reports/... 503) */
+    pw_alert_config    *alert_config; /* the rules /api/v1/recommendations judges by (the alert
+                                         engine's: built-ins + the config file's alerts:); the
+                                         server takes a reference of its own; NULL: built-ins */
 } pw_http_opts;
 
 /*
@@ -84,6 +87,14 @@ typedef struct pw_http_opts {
  * PW_ENET: cannot listen (address in use, ...); PW_ENOMEM. errbuf says why.
  */
 pw_err pw_http_start(const pw_http_opts *o, pw_http **out, char *errbuf, size_t errlen);
+
+/*
+ * Replaces the rules the recommendations judge by (SIGHUP). The server takes
+ * a reference of its own (pw_alert_config_ref) and drops the old one's;
+ * requests under way finish with the rules they started with. NULL: the
+ * built-in rules.
+ */
+void pw_http_set_alert_config(pw_http *h, pw_alert_config *cfg);
 
 /* The URL the server listens on ("http://127.0.0.1:7480"), with the port bound. */
 size_t pw_http_url(const pw_http *h, char *buf, size_t len);
@@ -258,6 +269,13 @@ struct pw_http_call {
 };
 
 typedef void (*pw_http_endpoint)(pw_http_call *c);
+
+/*
+ * The server's alert rules now (pw_http_set_alert_config): a reference the
+ * caller drops with pw_alert_config_free, so a SIGHUP during the request
+ * cannot free them. NULL: the built-in rules.
+ */
+pw_alert_config *pw_http_alert_config(pw_http_call *c);
 
 /*
  * Answers with Prometheus' error shape:

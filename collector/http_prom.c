@@ -9,6 +9,7 @@
  * tenant logic of its own - and must not grow any.
  */
 #include "http.h"
+#include "sort.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -533,7 +534,7 @@ pr_strset_json(pr_strset *set)
     for (size_t i = n; i < set->cap; i++)
         set->slot[i] = NULL;                /* each string now lives once, below n */
     if (n > 1)
-        qsort(set->slot, n, sizeof *set->slot, pr_strcmp);
+        pw_qsort(set->slot, n, sizeof *set->slot, pr_strcmp);
     for (size_t i = 0; i < n; i++)
         if (json_array_append_new(arr, json_string(set->slot[i])) != 0) {
             json_decref(arr);

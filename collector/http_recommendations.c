@@ -3,7 +3,10 @@
  * {"status":"success","data":<recommend.h's object>}, as
  * `poolwatch recommendations --format json`. PW_ACT_READ_RECOMMENDATIONS; a
  * tenant token gets its own tenant's systems whatever `tenant` says. The
- * thresholds are the built-in rules' (the CLI's --config reads a file's).
+ * thresholds are the alert engine's: the built-in rules with the collector's
+ * --config file's alerts: on top, as the collector loaded them at start or at
+ * the last SIGHUP (pw_http_alert_config), so an answer agrees with the alerts
+ * and with `poolwatch recommendations --config` on the same file.
  * Computed per request from the daily figures (recommend.h): a month of
  * 5-minute rollups for every VM asked about, so ask per tenant where you can.
  */
@@ -44,10 +47,12 @@ pw_http_recommendations(pw_http_call *c)
         return;
     }
     {
-        pw_rec_opts o = { .txn = t, .inv = c->inv, .alerts = c->alerts, .at = at, .tenant = tenant,
-                          .system = system };
+        pw_alert_config *cfg = pw_http_alert_config(c);
+        pw_rec_opts      o = { .txn = t, .inv = c->inv, .alerts = c->alerts, .cfg = cfg, .at = at,
+                               .tenant = tenant, .system = system };
 
         e = pw_rec_build(&o, &res, msg, sizeof msg);
+        pw_alert_config_free(cfg);
     }
     pw_store_read_end(t);
     if (e != PW_OK) {

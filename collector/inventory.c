@@ -12,6 +12,7 @@
  * columns can be added without a format change.
  */
 #include "inventory.h"
+#include "sort.h"
 
 #include <errno.h>
 #include <math.h>
@@ -867,7 +868,7 @@ pw_inventory_import(pw_inventory *inv, int64_t now, int64_t effective, const pw_
             return PW_ENOMEM;
         for (size_t i = 0; i < n; i++)
             sorted[i] = &rows[i];
-        qsort(sorted, n, sizeof *sorted, inv_cmp_name);
+        pw_qsort(sorted, n, sizeof *sorted, inv_cmp_name);
         for (size_t i = 1; i < n; i++)
             if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0) {
                 inv_msg(msg, msglen, "VM %s is listed twice", sorted[i]->name);

@@ -71,6 +71,7 @@ struct collector {
     pw_inventory      *inv;           /* DIR/inventory.mdb: pools and VMs */
     pw_capjob         *capjob;
     pw_alert_job      *alerts;        /* rules, states in DIR/alerts.mdb, notifications */
+    pw_alert_config   *alert_cfg;     /* the rules now, shared by alerts and the HTTP API */
     pw_report_tz      *report_tz;     /* loaded in main, before any thread */
     pw_report_job     *report_job;    /* the monthly report archive */
     int64_t            started_ms;
@@ -233,11 +234,28 @@ collector_alert_config(collector *c)
     return cfg;
 }
 
-/* Starts the alert engine's threads; false on failure (logged). */
+/*
+ * Loads the alert rules into c->alert_cfg: the alert engine and the HTTP
+ * API's recommendations then judge by the one same set. A bad file stops
+ * the start when the alert engine runs; without it, the recommendations
+ * fall back on the built-in rules (logged).
+ */
+static bool
+collector_load_alert_config(collector *c)
+{
+    if ((c->alert_cfg = collector_alert_config(c)) != NULL)
+        return true;
+    if (c->alert_interval_ms != 0)
+        return false;
+    pw_warn("alerts: the engine is off; /api/v1/recommendations judges by the built-in rules");
+    return true;
+}
+
+/* Starts the alert engine's threads on c->alert_cfg; false on failure (logged). */
 static bool
 collector_start_alerts(collector *c)
 {
-    pw_alert_config  *cfg;
+    pw_alert_config  *cfg = c->alert_cfg;
     pw_alert_job_opts ao = {
         .store = c->store, .inv = c->inv, .data_dir = c->data, .interval_ms = c->alert_interval_ms,
     };
@@ -245,15 +263,13 @@ collector_start_alerts(collector *c)
 
     if (c->alert_interval_ms == 0)
         return true;
-    if ((cfg = collector_alert_config(c)) == NULL)
-        return false;
     /* generatorURL and externalURL point at this collector's API unless the file says otherwise. */
     snprintf(url, sizeof url, "%s://%s", c->http_tls_cert != NULL ? "https" : "http",
              c->http_addr != NULL && strcmp(c->http_addr, "off") != 0 ? c->http_addr : "127.0.0.1:7480");
     ao.external_url = url;
     pw_info("alerts: %zu rule(s), %zu receiver(s), every %lld ms", pw_alert_config_nrules(cfg),
             pw_alert_config_nreceivers(cfg), (long long) c->alert_interval_ms);
-    if (pw_alert_job_start(&ao, cfg, &c->alerts, msg, sizeof msg) != PW_OK) {
+    if (pw_alert_job_start(&ao, pw_alert_config_ref(cfg), &c->alerts, msg, sizeof msg) != PW_OK) {
         pw_error("alerts: %s", msg);
         return false;
     }
@@ -321,7 +337,7 @@ collector_run(collector *c, const sigset_t *sigs)
             return 1;
         }
     }
-    if (!collector_start_alerts(c))
+    if (!collector_load_alert_config(c) || !collector_start_alerts(c))
         return 1;
     if (c->report_archive_day > 0) {
         pw_report_job_opts ro = {
@@ -348,6 +364,7 @@ collector_run(collector *c, const sigset_t *sigs)
             .addr = c->http_addr, .tls_cert = c->http_tls_cert, .tls_key = c->http_tls_key,
             .store = c->store, .inv = c->inv, .stats = &c->stats, .started_ms = c->started_ms,
             .alerts = pw_alert_job_db(c->alerts), .data_dir = c->data, .report_tz = c->report_tz,
+            .alert_config = c->alert_cfg,
         };
         char url[192], web[4096];
 
@@ -388,12 +405,20 @@ collector_run(collector *c, const sigset_t *sigs)
                                   : ok ? "pools reloaded" : "pools not reloaded (see above)");
             collector_audit(c, "config.reload", c->config_path == NULL ? "SIGHUP: no config file"
                             : ok ? "SIGHUP: pools reloaded" : "SIGHUP: pools not reloaded: bad file");
-            if (c->alerts != NULL && c->config_path != NULL) {
-                /* Rules again; a bad file keeps the running ones. States are in alerts.mdb. */
+            if (c->config_path != NULL) {
+                /*
+                 * Rules again, for the alerts and the recommendations alike; a bad
+                 * file keeps the running ones. States are in alerts.mdb.
+                 */
                 pw_alert_config *acfg = collector_alert_config(c);
 
-                if (acfg != NULL)
-                    pw_alert_job_reload(c->alerts, acfg);
+                if (acfg != NULL) {
+                    if (c->alerts != NULL)
+                        pw_alert_job_reload(c->alerts, pw_alert_config_ref(acfg));
+                    pw_http_set_alert_config(c->http, acfg);
+                    pw_alert_config_free(c->alert_cfg);
+                    c->alert_cfg = acfg;
+                }
                 pw_info("SIGHUP: %s", acfg != NULL ? "alert rules reloaded"
                                                    : "alert rules not reloaded (see above)");
                 collector_audit(c, "config.reload", acfg != NULL ? "SIGHUP: alert rules reloaded"
@@ -487,6 +512,7 @@ out:
     pw_capjob_stop(c.capjob);
     pw_report_job_stop(c.report_job);       /* reads alerts.mdb: before the alert engine goes */
     pw_alert_job_stop(c.alerts);
+    pw_alert_config_free(c.alert_cfg);
     pw_inventory_close(c.inv);
     pw_store_close(c.store);
     pw_security_close(c.sec);

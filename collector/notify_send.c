@@ -9,12 +9,10 @@
  */
 #include "notify.h"
 
-#include <errno.h>
-#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
@@ -22,14 +20,12 @@
 
 #include "alert_int.h"
 #include "clock.h"
+#include "job.h"
 #include "log.h"
 
 struct pw_notify {
     pw_alert_db    *db;
-    pthread_t       thread;
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
-    bool            stopping, kicked;
+    pw_job         *job;
     uint64_t        sent, failed, dropped;
 };
 
@@ -115,25 +111,6 @@ out:
     return rv;
 }
 
-/* Waits until `until` (ms, wall clock), a kick or stop; true when stopping. */
-static bool
-ns_wait(pw_notify *n, int64_t until)
-{
-    struct timespec ts;
-    bool            stop;
-
-    ts.tv_sec = until / 1000;
-    ts.tv_nsec = (until % 1000) * 1000000;
-    pthread_mutex_lock(&n->mu);
-    while (!n->stopping && !n->kicked
-           && pthread_cond_timedwait(&n->cv, &n->mu, &ts) != ETIMEDOUT)
-        ;
-    n->kicked = false;
-    stop = n->stopping;
-    pthread_mutex_unlock(&n->mu);
-    return stop;
-}
-
 /* Sends one due notification; false when none was due (*next_ms: when one is). */
 static bool
 ns_one(pw_notify *n, int64_t *next_ms)
@@ -202,28 +179,18 @@ out:
     return true;
 }
 
-static void *
-ns_main(void *arg)
+/* The job's pass: sends what is due; sleeps until the next retry, a kick, or 10 s. */
+static int64_t
+ns_pass(pw_job *job, void *arg)
 {
     pw_notify *n = arg;
+    int64_t    next = INT64_MAX, now;
 
-    for (;;) {
-        int64_t next = INT64_MAX;
-
-        while (ns_one(n, &next)) {
-            pthread_mutex_lock(&n->mu);
-            if (n->stopping) {
-                pthread_mutex_unlock(&n->mu);
-                return NULL;
-            }
-            pthread_mutex_unlock(&n->mu);
-        }
-        /* Nothing due: sleep until the next retry, a new notification, or 10 s. */
-        if (next > pw_now_ms() + 10000)
-            next = pw_now_ms() + 10000;
-        if (ns_wait(n, next))
-            return NULL;
-    }
+    while (ns_one(n, &next))
+        if (pw_job_stopping(job))
+            return 0;
+    now = pw_now_ms();
+    return next > now + 10000 ? 10000 : next - now;
 }
 
 pw_err
@@ -235,11 +202,7 @@ pw_notify_start(pw_alert_db *db, pw_notify **out)
     if (n == NULL)
         return PW_ENOMEM;
     n->db = db;
-    pthread_mutex_init(&n->mu, NULL);
-    pthread_cond_init(&n->cv, NULL);
-    if (pthread_create(&n->thread, NULL, ns_main, n) != 0) {
-        pthread_cond_destroy(&n->cv);
-        pthread_mutex_destroy(&n->mu);
+    if (pw_job_start(0, ns_pass, n, &n->job) != PW_OK) {
         free(n);
         return PW_ENOMEM;
     }
@@ -252,10 +215,7 @@ pw_notify_kick(pw_notify *n)
 {
     if (n == NULL)
         return;
-    pthread_mutex_lock(&n->mu);
-    n->kicked = true;
-    pthread_cond_signal(&n->cv);
-    pthread_mutex_unlock(&n->mu);
+    pw_job_wake(n->job);
 }
 
 void
@@ -263,12 +223,6 @@ pw_notify_stop(pw_notify *n)
 {
     if (n == NULL)
         return;
-    pthread_mutex_lock(&n->mu);
-    n->stopping = true;
-    pthread_cond_signal(&n->cv);
-    pthread_mutex_unlock(&n->mu);
-    pthread_join(n->thread, NULL);
-    pthread_cond_destroy(&n->cv);
-    pthread_mutex_destroy(&n->mu);
+    pw_job_stop(n->job);
     free(n);
 }

@@ -91,7 +91,7 @@ typedef struct pw_points_ops {
 
 /* The raw engine (points_raw.c): one LMDB record per point (storage format 1). */
 extern const pw_points_ops pw_points_raw;
-/* The chunk engine (points_chunk.c): compressed chunks and rollups (storage format 2). */
+/* The chunk engine (points_chunk.c): compressed chunks and rollups (storage formats 2 and 3). */
 extern const pw_points_ops pw_points_chunk;
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * points_chunk.c - the compressed-chunk point engine (storage format 2).
+ * points_chunk.c - the compressed-chunk point engine (storage formats 2 and 3).
  *
  * Raw points of a series go into its open chunk (`chunk_head`, one record per
  * series, appended in place: every commit holds them, so a kill -9 loses

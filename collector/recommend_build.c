@@ -4,6 +4,7 @@
  * warnings of alerts.mdb's history and the R3 flag per tenant.
  */
 #include "alert_int.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -309,7 +310,7 @@ pw_rec_build(const pw_rec_opts *o, json_t **out, char *msg, size_t msglen)
     for (size_t i = 0; i < w->nvms; i++)
         if (o->system == NULL || strcmp(o->system, w->vms[i].system) == 0)
             v[n++] = &w->vms[i];
-    qsort(v, n, sizeof *v, rb_sys_cmp);
+    pw_qsort(v, n, sizeof *v, rb_sys_cmp);
     for (size_t i = 0, j; i < n; i = j) {
         json_t        *vms = json_array(), *warns = json_array(), *sys;
         pw_rec_verdict sv;

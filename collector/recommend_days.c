@@ -7,6 +7,7 @@
  * are final go into the cache, so an hourly rule computes a day once.
  */
 #include "recommend.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -118,7 +119,7 @@ rd_cache_tidy(pw_rec_cache *c, int64_t keep_from)
             c->e[o++] = c->e[i];
     }
     c->n = o;
-    qsort(c->e, c->n, sizeof *c->e, rd_entry_cmp);
+    pw_qsort(c->e, c->n, sizeof *c->e, rd_entry_cmp);
     /* A recomputed entry (allocation or UUID changed) replaces the older one. */
     o = 0;
     for (size_t i = 0; i < c->n; i++) {
@@ -409,8 +410,8 @@ rd_daily(pw_store_txn *t, pw_rec_window *w, char *const *known, size_t nknown, b
     for (size_t i = 0; i < nknown; i++)
         if (rd_uuid(known[i], s.known[s.nknown].b))
             s.nknown++;
-    qsort(s.uuids, s.nuuids, sizeof *s.uuids, rd_key_cmp);
-    qsort(s.known, s.nknown, sizeof *s.known, rd_key_cmp);
+    pw_qsort(s.uuids, s.nuuids, sizeof *s.uuids, rd_key_cmp);
+    pw_qsort(s.known, s.nknown, sizeof *s.known, rd_key_cmp);
     if (disk) {
         for (size_t k = 0; k < 2; k++)
             if ((e = pw_store_series_scan(t, metrics[k], rd_series_cb, &s)) != PW_OK || s.err != PW_OK)
@@ -539,9 +540,9 @@ pw_rec_window_collect(pw_store_txn *t, pw_inventory *inv, int64_t at, size_t nda
         snprintf(msg, msglen, "recommendations: reading the inventory: %s", pw_strerror(e));
         goto out;
     }
-    qsort(w->vms, w->nvms, sizeof *w->vms, rd_vm_name_cmp);
+    pw_qsort(w->vms, w->nvms, sizeof *w->vms, rd_vm_name_cmp);
     if (a.nfl > 0)
-        qsort(a.fl, a.nfl, sizeof *a.fl, rd_flavour_cmp);
+        pw_qsort(a.fl, a.nfl, sizeof *a.fl, rd_flavour_cmp);
     w->flavours = a.fl;
     w->nflavours = a.nfl;
     a.fl = NULL;

@@ -108,9 +108,11 @@ void pw_report_period_prev_month(const pw_report_tz *tz, int64_t ms, pw_report_p
 
 /* What the report advises for a VM (optimization suggestions, report_advice.h). */
 typedef enum pw_report_rule {
-    PW_RULE_NONE, PW_RULE_OVERSIZED, PW_RULE_UNDERSIZED, PW_RULE_IDLE, PW_RULE_ZOMBIE, PW_RULE_COUNT_
+    PW_RULE_NONE, PW_RULE_OVERSIZED, PW_RULE_UNDERSIZED, PW_RULE_IDLE, PW_RULE_ZOMBIE,
+    PW_RULE_SUSPEND,        /* a unit, not a VM: R3, suspend its further requests (recommend.h) */
+    PW_RULE_COUNT_
 } pw_report_rule;
-/* "", "oversized", "undersized", "idle", "zombie" */
+/* "", "oversized", "undersized", "idle", "zombie", "suspend_requests" */
 const char *pw_report_rule_name(pw_report_rule r);
 
 /* One row of the resource utilization table (资源利用情况表): a VM. */
@@ -126,9 +128,10 @@ typedef struct pw_report_vm {
     pw_report_rule rule;
 } pw_report_vm;
 
-/* One optimization suggestion (优化建议). */
+/* One optimization suggestion (优化建议): a VM's, or a unit's (PW_RULE_SUSPEND: system, vm ""). */
 typedef struct pw_report_advice {
     char          *tenant, *system, *vm;
+    char          *months;         /* PW_RULE_SUSPEND: the earlier months warned, "2026-08, 2026-09" */
     pw_report_rule rule;
     double         cpu_p95, mem_p95, cpu_avg, net_mb_per_day;   /* the evidence */
     double         vcpus, memory_gb;                             /* allocated */
@@ -142,7 +145,8 @@ typedef struct pw_report_unit {
     double cpu_p95_w, mem_p95_w;   /* resource-day-weighted p95 of the measured VMs */
     double score;                  /* (cpu_p95_w + mem_p95_w) / 2, or the one known; NaN: none */
     size_t rank;                   /* 1 = most efficient; 0 = no score */
-    bool   flagged;                /* R3: suggestions this period and the previous one */
+    bool   flagged;                /* R3: suspend further requests (recommend.h, pw_rec_build's
+                                      tenants[].suspend_requests as of the period's end) */
 } pw_report_unit;
 
 /* Pool capacity at the start and end of the period (operations report). */

@@ -6,7 +6,8 @@
 
 #include <math.h>
 
-static const char *const ra_names[PW_RULE_COUNT_] = { "", "oversized", "undersized", "idle", "zombie" };
+static const char *const ra_names[PW_RULE_COUNT_] = { "", "oversized", "undersized", "idle", "zombie",
+                                                       "suspend_requests" };
 
 const char *
 pw_report_rule_name(pw_report_rule r)

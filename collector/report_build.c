@@ -14,6 +14,7 @@
  *      raised and resolved (alerts.mdb), agent availability, inventory changes.
  */
 #include "report.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "eval.h"
 #include "expr.h"
 #include "inventory.h"
+#include "recommend.h"
 #include "report_advice.h"
 
 #define RB_DAY_MS INT64_C(86400000)
@@ -206,6 +208,7 @@ pw_report_free(pw_report *r)
         free(r->advice[i].tenant);
         free(r->advice[i].system);
         free(r->advice[i].vm);
+        free(r->advice[i].months);
     }
     for (size_t i = 0; i < r->nunits; i++)
         free(r->units[i].tenant);
@@ -375,8 +378,10 @@ rb_rows(const pw_report_opts *o, pw_report *r, rb_vers *vs, char *msg, size_t ms
             r->vms[i].use = use[i];
     }
     /* sort the rows (uv points into them no more) */
-    qsort(r->vms, r->nvms, sizeof *r->vms, rb_vm_cmp);
-    qsort(r->changes, r->nchanges, sizeof *r->changes, rb_change_cmp);
+    if (r->nvms > 0)     /* qsort must not be given NULL, even with nothing to sort */
+        pw_qsort(r->vms, r->nvms, sizeof *r->vms, rb_vm_cmp);
+    if (r->nchanges > 0)
+        pw_qsort(r->changes, r->nchanges, sizeof *r->changes, rb_change_cmp);
     e = PW_OK;
 out:
     for (i = 0; i < known.n; i++)
@@ -479,11 +484,75 @@ rb_advice(pw_report *r, const pw_report_advisor_ops *adv)
             u->score = !isnan(u->cpu_p95_w) ? u->cpu_p95_w : u->mem_p95_w;
         u->rank = 0;
     }
-    qsort(r->units, r->nunits, sizeof *r->units, rb_unit_cmp);
+    if (r->nunits > 0)
+        pw_qsort(r->units, r->nunits, sizeof *r->units, rb_unit_cmp);
     for (i = 0; i < r->nunits; i++)
         if (!isnan(r->units[i].score))
             r->units[i].rank = i + 1;
     return PW_OK;
+}
+
+/*
+ * R3: units to suspend further requests from, as the recommendations judge
+ * them (recommend.h) at the period's end (or now, for a period not over):
+ * idle or zombie warnings in at least two earlier months and a system still
+ * idle. Each such unit is flagged in the bulletin and gets a row of its own
+ * in the suggestions. Needs the alert history: without alerts.mdb nothing
+ * is flagged.
+ */
+static pw_err
+rb_r3(const pw_report_opts *o, pw_report *r, char *msg, size_t msglen)
+{
+    pw_rec_opts ro = { .txn = o->txn, .inv = o->inv, .alerts = o->alerts, .tenant = o->tenant,
+                       .at = o->period.to_ms < o->now ? o->period.to_ms : o->now };
+    json_t     *res = NULL, *t;
+    size_t      i;
+    pw_err      e;
+
+    if ((e = pw_rec_build(&ro, &res, msg, msglen)) != PW_OK)
+        return e;
+    json_array_foreach(json_object_get(res, "tenants"), i, t) {
+        const char       *name = json_string_value(json_object_get(t, "tenant"));
+        json_t           *months = json_object_get(t, "warned_months"), *m;
+        pw_report_unit   *u = NULL;
+        pw_report_advice *a, *p;
+        char              buf[512] = "";
+        size_t            k, n = 0;
+
+        if (name == NULL || !json_is_true(json_object_get(t, "suspend_requests")))
+            continue;
+        for (k = 0; k < r->nunits && u == NULL; k++)
+            if (strcmp(r->units[k].tenant, name) == 0)
+                u = &r->units[k];
+        if (u == NULL)
+            continue;           /* no VM in service in the period: not in this report */
+        u->flagged = true;
+        json_array_foreach(months, k, m)
+            if (json_is_string(m) && n < sizeof buf)
+                n += (size_t) snprintf(buf + n, sizeof buf - n, "%s%s", k > 0 ? ", " : "", json_string_value(m));
+        if ((p = realloc(r->advice, (r->nadvice + 1) * sizeof *p)) == NULL) {
+            e = PW_ENOMEM;
+            break;
+        }
+        r->advice = p;
+        a = &r->advice[r->nadvice];
+        memset(a, 0, sizeof *a);
+        r->nadvice++;
+        a->rule = PW_RULE_SUSPEND;
+        a->cpu_p95 = a->mem_p95 = a->cpu_avg = a->net_mb_per_day = a->vcpus = a->memory_gb = NAN;
+        a->tenant = strdup(name);
+        a->system = strdup("");
+        a->vm = strdup("");
+        a->months = strdup(buf);
+        if (a->tenant == NULL || a->system == NULL || a->vm == NULL || a->months == NULL) {
+            e = PW_ENOMEM;
+            break;
+        }
+    }
+    json_decref(res);
+    if (e != PW_OK)
+        snprintf(msg, msglen, "R3 flags: %s", pw_strerror(e));
+    return e;
 }
 
 /* ---- operations: pools from the stored series --------------------------- */
@@ -610,7 +679,8 @@ rb_pools(const pw_report_opts *o, pw_report *r, char *msg, size_t msglen)
                             msglen)) != PW_OK)
             return e;
     }
-    qsort(r->pools, r->npools, sizeof *r->pools, rb_pool_cmp);
+    if (r->npools > 0)
+        pw_qsort(r->pools, r->npools, sizeof *r->pools, rb_pool_cmp);
     return PW_OK;
 }
 
@@ -727,7 +797,8 @@ rb_hosts_avail(const pw_report_opts *o, pw_report *r)
         if (p->availability > 1)
             p->availability = 1;
     }
-    qsort(r->hosts, r->nhosts, sizeof *r->hosts, rb_host_cmp);
+    if (r->nhosts > 0)
+        pw_qsort(r->hosts, r->nhosts, sizeof *r->hosts, rb_host_cmp);
 out:
     for (size_t i = 0; i < h.nids; i++)
         free(h.names[i]);
@@ -844,8 +915,11 @@ pw_report_build(const pw_report_opts *o, pw_report *r, char *msg, size_t msglen)
             snprintf(msg, msglen, "reading the alert history: %s", pw_strerror(e));
             goto out;
         }
-        qsort(r->alerts, r->nalerts, sizeof *r->alerts, rb_alerts_cmp);
+        if (r->nalerts > 0)
+            pw_qsort(r->alerts, r->nalerts, sizeof *r->alerts, rb_alerts_cmp);
         r->alerts_known = true;
+        if ((e = rb_r3(o, r, msg, msglen)) != PW_OK)
+            goto out;
     }
     e = PW_OK;
 out:

@@ -56,8 +56,10 @@ pw_report_title(const pw_report *r, pw_report_lang lang, char *buf, size_t len)
 static const char *
 rf_rule_text(pw_report_rule rule, pw_report_lang lang)
 {
-    static const char *const zh[PW_RULE_COUNT_] = { "", "配置过高", "配置不足", "长期空闲", "僵尸主机" };
-    static const char *const en[PW_RULE_COUNT_] = { "", "oversized", "undersized", "idle", "zombie" };
+    static const char *const zh[PW_RULE_COUNT_] = { "", "配置过高", "配置不足", "长期空闲", "僵尸主机",
+                                                    "多次预警仍低效" };
+    static const char *const en[PW_RULE_COUNT_] = { "", "oversized", "undersized", "idle", "zombie",
+                                                    "repeatedly warned, still underused" };
 
     if ((unsigned) rule >= PW_RULE_COUNT_)
         return "";
@@ -67,8 +69,9 @@ rf_rule_text(pw_report_rule rule, pw_report_lang lang)
 static const char *
 rf_action_text(pw_report_rule rule, pw_report_lang lang)
 {
-    static const char *const zh[PW_RULE_COUNT_] = { "", "降配", "扩容", "回收", "回收" };
-    static const char *const en[PW_RULE_COUNT_] = { "", "downsize", "expand", "reclaim", "reclaim" };
+    static const char *const zh[PW_RULE_COUNT_] = { "", "降配", "扩容", "回收", "回收", "暂停新增资源申请" };
+    static const char *const en[PW_RULE_COUNT_] = { "", "downsize", "expand", "reclaim", "reclaim",
+                                                    "suspend further requests" };
 
     if ((unsigned) rule >= PW_RULE_COUNT_)
         return "";
@@ -252,6 +255,8 @@ rf_change_row(const pw_report *r, size_t i, pw_report_lang lang, pw_rcell *c, ch
     c[7].v = ch->memory_gb;
 }
 
+#define RF_N(a) (sizeof a / sizeof a[0])
+
 /* ---- suggestions and bulletin ------------------------------------------- */
 
 static const pw_rcol rf_advice_cols[] = {
@@ -276,13 +281,12 @@ rf_advice_row(const pw_report *r, size_t i, pw_report_lang lang, pw_rcell *c, ch
 {
     static const char *const zh[PW_RULE_COUNT_] = {
         "", "P95利用率 < 40%", "P95利用率 > 85%", "CPU P95 < 10% 且网络 < 5 MB/天",
-        "运行中，CPU平均 < 2% 且网络 < 1 MB/天" };
+        "运行中，CPU平均 < 2% 且网络 < 1 MB/天", "" };
     static const char *const en[PW_RULE_COUNT_] = {
         "", "p95 use < 40%", "p95 use > 85%", "CPU p95 < 10% and network < 5 MB/day",
-        "running, CPU avg < 2% and network < 1 MB/day" };
+        "running, CPU avg < 2% and network < 1 MB/day", "" };
     const pw_report_advice *a = &r->advice[i];
 
-    (void) scratch;
     c[0].s = a->tenant;
     c[1].s = a->system;
     c[2].s = a->vm;
@@ -295,6 +299,14 @@ rf_advice_row(const pw_report *r, size_t i, pw_report_lang lang, pw_rcell *c, ch
     c[9].v = a->mem_p95;
     c[10].v = a->net_mb_per_day;
     c[11].s = (unsigned) a->rule < PW_RULE_COUNT_ ? (lang == PW_REPORT_EN ? en[a->rule] : zh[a->rule]) : "";
+    if (a->rule == PW_RULE_SUSPEND) {
+        /* the whole row's scratch: this row makes up no other text */
+        snprintf(scratch, RF_N(rf_advice_cols) * PW_RCELL_TEXT,
+                 lang == PW_REPORT_EN ? "R3: idle or zombie warnings in %s, and systems still idle at the period's end"
+                                      : "R3：%s 已预警（长期空闲或僵尸主机），期末仍有系统低效运行",
+                 a->months != NULL ? a->months : "");
+        c[11].s = scratch;
+    }
 }
 
 static const pw_rcol rf_unit_cols[] = {
@@ -308,6 +320,7 @@ static const pw_rcol rf_unit_cols[] = {
     { "vcpu_days", "vCPU·天", "vCPU-days", PW_RCOL_NUM },
     { "memory_gb_days", "内存GB·天", "memory GB-days", PW_RCOL_NUM },
     { "suggestions", "优化建议数", "suggestions", PW_RCOL_INT },
+    { "suspend_requests", "暂停新增申请(R3)", "suspend requests (R3)", PW_RCOL_TEXT },
 };
 
 static size_t rf_unit_n(const pw_report *r) { return r->nunits; }
@@ -317,7 +330,6 @@ rf_unit_row(const pw_report *r, size_t i, pw_report_lang lang, pw_rcell *c, char
 {
     const pw_report_unit *u = &r->units[i];
 
-    (void) lang;
     (void) scratch;
     c[0].v = u->rank > 0 ? (double) u->rank : NAN;
     c[1].s = u->tenant;
@@ -329,9 +341,8 @@ rf_unit_row(const pw_report *r, size_t i, pw_report_lang lang, pw_rcell *c, char
     c[7].v = u->vcpu_days;
     c[8].v = u->memory_gb_days;
     c[9].v = (double) u->suggestions;
+    c[10].s = u->flagged ? (lang == PW_REPORT_EN ? "yes" : "是") : "";
 }
-
-#define RF_N(a) (sizeof a / sizeof a[0])
 
 const pw_rpart pw_rparts[PW_RPART_COUNT_] = {
     { "utilization", "资源利用情况表", "Resource utilization", rf_util_cols, RF_N(rf_util_cols), rf_util_n, rf_util_row },
@@ -404,10 +415,17 @@ pw_report_slug(const char *tenant, char *buf, size_t len)
     if (*p != '\0') {
         unsigned char h[crypto_hash_sha256_BYTES];
 
-        while (n > 0 && ((unsigned char) buf[n - 1] & 0xC0) == 0x80)
-            n--;                        /* back to the start of a character ... */
-        if (n > 0 && ((unsigned char) buf[n - 1] & 0x80) != 0)
-            n--;                        /* ... and drop that (maybe cut) character */
+        size_t lead = n;
+
+        while (lead > 0 && ((unsigned char) buf[lead - 1] & 0xC0) == 0x80)
+            lead--;                     /* back to the start of the last character */
+        if (lead > 0 && ((unsigned char) buf[lead - 1] & 0x80) != 0) {
+            unsigned char c0 = (unsigned char) buf[lead - 1];
+            size_t        need = c0 >= 0xF0 ? 4 : c0 >= 0xE0 ? 3 : 2;
+
+            if (n - (lead - 1) < need)
+                n = lead - 1;           /* cut in the middle: drop it */
+        }
         crypto_hash_sha256(h, (const unsigned char *) tenant, strlen(tenant));
         if (n + 18 > len)
             n = len > 18 ? len - 18 : 0;

@@ -3,15 +3,13 @@
  */
 #include "report_job.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
+#include "job.h"
 #include "log.h"
 #include "report_archive.h"
 
@@ -21,43 +19,27 @@
 
 struct pw_report_job {
     pw_report_job_opts o;
-    pthread_t          thread;
-    pthread_mutex_t    mu;
-    pthread_cond_t     cv;
-    bool               stopping;
+    pw_job            *job;
+    bool               started;         /* the first pass is done */
     char               last_msg[512];   /* the failure last logged: each new one once */
 };
 
-/* Waits ms or until stop; true when stopping. */
-static bool
-rj_wait(pw_report_job *j, int64_t ms)
+static int
+rj_any_cb(void *ctx, const pw_inv_vm *vm)
 {
-    struct timespec ts;
-    bool            stop;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&j->mu);
-    while (!j->stopping && pthread_cond_timedwait(&j->cv, &j->mu, &ts) != ETIMEDOUT)
-        ;
-    stop = j->stopping;
-    pthread_mutex_unlock(&j->mu);
-    return stop;
+    (void) vm;
+    *(bool *) ctx = true;
+    return 1;                   /* one is enough */
 }
 
-/* One pass; returns the wait before the next. first: log a month found archived already. */
+/* One check; returns the wait before the next. first: log a month found archived already. */
 static int64_t
-rj_pass(pw_report_job *j, bool first)
+rj_check(pw_report_job *j, bool first)
 {
     pw_report_period p;
     int64_t          now = pw_now_ms(), t0 = pw_mono_ms();
     int              y, m, d;
-    bool             made = false;
+    bool             made = false, any = false;
     char             msg[512] = "";
     pw_err           e;
 
@@ -65,6 +47,13 @@ rj_pass(pw_report_job *j, bool first)
     pw_report_period_prev_month(j->o.tz, now, &p);
     if (d < j->o.archive_day || now < p.to_ms + RJ_SETTLE_MS)
         return RJ_CHECK_MS;
+    /* no VM in service that month (a new installation): nothing to report, nothing archived */
+    if (pw_inventory_vms_in(j->o.inv, p.day0 * INT64_C(86400000), p.day1 * INT64_C(86400000), NULL, rj_any_cb,
+                            &any) == PW_OK && !any) {
+        if (first)
+            pw_info("reports: no VM in service in %s: nothing to archive", p.label);
+        return RJ_CHECK_MS;
+    }
     e = pw_report_archive_month(j->o.data_dir, j->o.store, j->o.inv, j->o.alerts, j->o.tz, &p, now, &made, msg,
                                 sizeof msg);
     if (e != PW_OK) {
@@ -88,21 +77,24 @@ rj_pass(pw_report_job *j, bool first)
     return RJ_CHECK_MS;
 }
 
-static void *
-rj_main(void *arg)
+/* The job's pass: the first one removes what an interrupted run left, then checks. */
+static int64_t
+rj_pass(pw_job *job, void *arg)
 {
     pw_report_job *j = arg;
     size_t         removed = 0;
-    int64_t        wait;
+    bool           first = !j->started;
 
-    if (pw_report_archive_clean(j->o.data_dir, &removed) != PW_OK)
-        pw_warn("reports: cannot clean %s/%s of unfinished archives", j->o.data_dir, PW_REPORT_ARCHIVE_SUBDIR);
-    else if (removed > 0)
-        pw_info("reports: removed %zu unfinished archive(s) an interrupted run left", removed);
-    wait = rj_pass(j, true);
-    while (!rj_wait(j, wait))
-        wait = rj_pass(j, false);
-    return NULL;
+    (void) job;
+    j->started = true;
+    if (first) {
+        if (pw_report_archive_clean(j->o.data_dir, &removed) != PW_OK)
+            pw_warn("reports: cannot clean %s/%s of unfinished archives", j->o.data_dir,
+                    PW_REPORT_ARCHIVE_SUBDIR);
+        else if (removed > 0)
+            pw_info("reports: removed %zu unfinished archive(s) an interrupted run left", removed);
+    }
+    return rj_check(j, first);
 }
 
 pw_err
@@ -116,11 +108,7 @@ pw_report_job_start(const pw_report_job_opts *o, pw_report_job **out)
     if ((j = calloc(1, sizeof *j)) == NULL)
         return PW_ENOMEM;
     j->o = *o;
-    pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cv, NULL);
-    if (pthread_create(&j->thread, NULL, rj_main, j) != 0) {
-        pthread_cond_destroy(&j->cv);
-        pthread_mutex_destroy(&j->mu);
+    if (pw_job_start(0, rj_pass, j, &j->job) != PW_OK) {
         free(j);
         return PW_ENOMEM;
     }
@@ -133,12 +121,6 @@ pw_report_job_stop(pw_report_job *j)
 {
     if (j == NULL)
         return;
-    pthread_mutex_lock(&j->mu);
-    j->stopping = true;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-    pthread_join(j->thread, NULL);
-    pthread_cond_destroy(&j->cv);
-    pthread_mutex_destroy(&j->mu);
+    pw_job_stop(j->job);
     free(j);
 }

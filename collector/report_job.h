@@ -11,8 +11,9 @@
  * rollups), and that month is not archived yet, it is archived now. So a
  * collector that was down on the archive day catches up when it starts;
  * only the previous month is made (older months missed: `poolwatch report
- * monthly` makes them on demand). At start, what a crash left half-made
- * (DIR/reports/.tmp-*) is removed first.
+ * monthly` makes them on demand). A month in which the inventory has no VM
+ * in service (a new installation) is not archived. At start, what a crash
+ * left half-made (DIR/reports/.tmp-*) is removed first.
  *
  * Off the ingest path: a thread of its own, read transactions only. A
  * failure is logged (once per new message) and counted

@@ -3,6 +3,7 @@
  * is only one.
  */
 #include "scope.h"
+#include "sort.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -207,11 +208,11 @@ pw_scope_own_seal(pw_scope_own *o)
     if (o == NULL || o->sealed)
         return;
     if (o->nmine > 1)
-        qsort(o->mine, o->nmine, sizeof *o->mine, so_uuid_cmp);
+        pw_qsort(o->mine, o->nmine, sizeof *o->mine, so_uuid_cmp);
     if (o->nother > 1)
-        qsort(o->other, o->nother, sizeof *o->other, so_uuid_cmp);
+        pw_qsort(o->other, o->nother, sizeof *o->other, so_uuid_cmp);
     if (o->nnames > 1)
-        qsort(o->names, o->nnames, sizeof *o->names, so_name_cmp);
+        pw_qsort(o->names, o->nnames, sizeof *o->names, so_name_cmp);
     o->sealed = true;
 }
 

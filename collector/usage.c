@@ -7,6 +7,7 @@
  * reused from VM to VM, so memory is one VM's buckets whatever n is.
  */
 #include "usage.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -502,9 +503,9 @@ pw_usage_collect(pw_store_txn *t, const pw_usage_vm *vms, size_t n, const char *
     for (i = 0; i < nknown; i++)
         if (known_uuids[i] != NULL && us_uuid_parse(known_uuids[i], c.known[c.nknown].b))
             c.nknown++;
-    qsort(c.uuids, c.nuuids, sizeof *c.uuids, us_uuid_cmp);
-    qsort(c.known, c.nknown, sizeof *c.known, us_uuid_cmp);
-    qsort(c.names, c.nnames, sizeof *c.names, us_name_cmp);
+    pw_qsort(c.uuids, c.nuuids, sizeof *c.uuids, us_uuid_cmp);
+    pw_qsort(c.known, c.nknown, sizeof *c.known, us_uuid_cmp);
+    pw_qsort(c.names, c.nnames, sizeof *c.names, us_name_cmp);
     for (c.metric = 0; c.metric < US_M_COUNT_; c.metric++) {
         if ((e = pw_store_series_scan(t, us_metric[c.metric], us_series_cb, &c)) != PW_OK || c.err != PW_OK) {
             e = e != PW_OK ? e : c.err;
@@ -512,7 +513,7 @@ pw_usage_collect(pw_store_txn *t, const pw_usage_vm *vms, size_t n, const char *
             goto out;
         }
     }
-    qsort(c.notes, c.nnotes, sizeof *c.notes, us_note_cmp);
+    pw_qsort(c.notes, c.nnotes, sizeof *c.notes, us_note_cmp);
     for (i = 0, k = 0; i < n; i++) {
         size_t k0 = k;
 

@@ -1,5 +1,6 @@
 /* series.c - names, labels and canonical series keys; see series.h. */
 #include "series.h"
+#include "sort.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,7 +87,7 @@ pw_err
 pw_labels_sort(pw_label *labels, size_t n)
 {
     if (n > 1)
-        qsort(labels, n, sizeof *labels, label_cmp);
+        pw_qsort(labels, n, sizeof *labels, label_cmp);
     for (size_t i = 1; i < n; i++)
         if (strcmp(labels[i - 1].name, labels[i].name) == 0)
             return PW_EEXIST;

@@ -247,6 +247,21 @@ class ReportTest(pwtest.PoolwatchTest):
         r = self.report("monthly", "--month", "2026-11", "--format", "pdf", check=False)
         self.assertEqual(r.returncode, 1)
 
+    def test_r3_needs_alert_history(self):
+        """With alerts.mdb the report asks the recommendations for R3 flags; with no
+        warnings in earlier months no unit is flagged and no unit row is added."""
+        import shutil
+        d = os.path.join(self.tmp, "data-alerts")
+        shutil.copytree(type(self).data, d)
+        self.data = d
+        self.cli("alerts", "silence", "add", "pool=nothing", "--duration", "1h")    # makes alerts.mdb
+        out = json.loads(self.report("monthly", "--month", "2026-11", "--format", "json").stdout)
+        self.assertTrue(out["report"]["alerts_known"])
+        self.assertEqual([u["suspend_requests"] for u in out["efficiency"]], ["", "", ""])
+        self.assertNotIn("多次预警仍低效", [a["rule"] for a in out["suggestions"]])
+        self.assertEqual({a["vm"] for a in out["suggestions"]}, {"vm-a", "vm-b", "vm-c", "vm-d", "vm-z"})
+        self.assertEqual(len(out["suggestions"]), 5)
+
     def test_utc_zone_same_days(self):
         rows = self.util_rows("monthly", "--month", "2026-11", "--report-timezone", "UTC")
         self.assertEqual(rows["vm-b"]["在用天数"], "21")
@@ -396,6 +411,15 @@ class ReportApiTest(pwtest.PoolwatchTest):
         self.assertEqual(h["content-disposition"],
                          'attachment; filename="poolwatch-monthly-2026-11-_________.csv"; '
                          "filename*=UTF-8''" + q)
+        # bytes a path or header cannot hold are escaped one-to-one ("a/b" and "a_b" stay apart)
+        for t, slug in (("a/b", "a%2Fb"), ("a_b", "a_b"), ('x"%~', "x%22%25%7E")):
+            st, h, _ = self.nov("csv", tenant=t)
+            self.assertEqual(st, 200)
+            self.assertIn('filename="poolwatch-monthly-2026-11-%s.csv"' % slug, h["content-disposition"])
+        long = "长" * 100
+        st, h, _ = self.nov("csv", tenant=long)
+        name = urllib.parse.unquote(h["content-disposition"].split("UTF-8''")[1])
+        self.assertRegex(name, r"^poolwatch-monthly-2026-11-(长){40}~[0-9A-F]{16}\.csv$")
 
     def test_other_periods(self):
         for kind, param, val in (("quarterly", "quarter", "SY2026-Q2"), ("annual", "year", "2026"),
@@ -538,6 +562,15 @@ class ReportApiTest(pwtest.PoolwatchTest):
         st, _, body = self.req("/metrics")
         self.assertRegex(body.decode(), r"(?m)^poolwatch_collector_reports_archived_total 0$")
         self.assertNotRegex(coll.text(), r"reports: archived")
+
+    def test_no_vms_nothing_archived(self):
+        empty = os.path.join(self.tmp, "empty")
+        p = pwtest.Proc([pwtest.COLLECTOR, "--listen", "tcp://127.0.0.1:%d" % pwtest.free_port(), "--data", empty,
+                         "--http", "off", "--alert-interval", "0"], os.path.join(self.tmp, "empty.log"))
+        self.procs.append(p)
+        p.wait_log(r"reports: no VM in service in %s: nothing to archive" % self.month, timeout=30 * pwtest.SLOW)
+        p.stop()
+        self.assertFalse(os.path.exists(os.path.join(empty, "reports", self.month)))
 
     def test_archive_day_option(self):
         r = subprocess.run([pwtest.COLLECTOR, "--data", self.tmp, "--report-archive-day", "29"],

@@ -93,3 +93,51 @@ export async function session() {
     inventory: await get('read_inventory', '/api/v1/inventory'),
   };
 }
+
+// The file name in a Content-Disposition header: filename*=UTF-8''... (RFC 5987,
+// what the collector sends for non-ASCII names) before the plain filename="...".
+export function dispositionName(header, fallback) {
+  if (!header) return fallback;
+  let m = /filename\*\s*=\s*UTF-8''([^;\s]+)/i.exec(header);
+  if (m) {
+    try { return decodeURIComponent(m[1]); } catch (e) { /* malformed: the plain form */ }
+  }
+  m = /filename\s*=\s*"([^"]*)"/i.exec(header);
+  return m && m[1] ? m[1] : fallback;
+}
+
+// GET a file (a report, an archived file) with the token: resolves to
+// {blob, name, type}, the name from Content-Disposition (else fallback);
+// throws ApiError with the message of the API's JSON error body. A plain link
+// cannot carry the Authorization header, hence fetch and a blob.
+export async function apiFile(path, params, fallback) {
+  const qs = params ? '?' + new URLSearchParams(params).toString() : '';
+  let r, blob;
+  try {
+    r = await fetch(path + qs, { headers: { Authorization: 'Bearer ' + (token() || '') } });
+    blob = await r.blob();
+  } catch (e) {
+    throw new ApiError(0, e.message);
+  }
+  if (!r.ok) {
+    let body = null;
+    try { body = JSON.parse(await blob.text()); } catch (e) { /* not JSON */ }
+    throw new ApiError(r.status, (body && body.error) || r.statusText || 'HTTP ' + r.status);
+  }
+  return { blob, name: dispositionName(r.headers.get('Content-Disposition'), fallback), type: blob.type };
+}
+
+// Save a blob as a download named name: an object URL and a link with the
+// download attribute, clicked. The URL is revoked a minute later (the
+// download has taken the data by then; revoking at once can cut it off).
+export function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}

@@ -1,5 +1,5 @@
 // main.js - log in, find out what the token may see, route by the URL's hash:
-//   #/overview  #/alerts  #/recommendations  #/hosts  #/vms  #/host/NAME[/RANGE]  #/vm/NAME[/RANGE]
+//   #/overview  #/alerts  #/recommendations  #/reports  #/hosts  #/vms  #/host/NAME[/RANGE]  #/vm/NAME[/RANGE]
 
 import { renderAlerts, stopAlerts } from './alerts.js';
 import { clearToken, session, setToken, token, ApiError } from './api.js';
@@ -7,6 +7,7 @@ import { renderDetail } from './detail.js';
 import { applyI18n, getLang, setLang, t } from './i18n.js';
 import { renderOverview } from './overview.js';
 import { renderRecommendations } from './recommendations.js';
+import { renderReports } from './reports.js';
 import { renderHosts, renderVms } from './tables.js';
 
 const $ = (s) => document.querySelector(s);
@@ -29,6 +30,7 @@ async function login(tok) {
   $('#nav-hosts').hidden = !can.hosts;
   $('#nav-alerts').hidden = !(can.who.actions || []).includes('read_alerts');
   $('#nav-recs').hidden = !(can.who.actions || []).includes('read_recommendations');
+  $('#nav-reports').hidden = !(can.who.actions || []).includes('read_reports');
   showWho();
   route();
   return true;
@@ -67,6 +69,7 @@ async function route() {
   else if (page === 'hosts') await renderHosts(main, can);
   else if (page === 'alerts') await renderAlerts(main, can);
   else if (page === 'recommendations') await renderRecommendations(main);
+  else if (page === 'reports') await renderReports(main, can);
   else if (page === 'vms') await renderVms(main, can);
   else {
     const shown = await renderOverview(main, can);

@@ -4,19 +4,12 @@
 // suspending new requests (R3), and the answer as a JSON download (fetched
 // with the token, saved through a blob URL: a plain link would carry none).
 
-import { api, ApiError } from './api.js';
+import { api, ApiError, saveBlob } from './api.js';
 import { h, num, pct } from './format.js';
 import { t } from './i18n.js';
 
 function download(name, obj) {
-  const url = URL.createObjectURL(new Blob([JSON.stringify(obj, null, 1)], { type: 'application/json' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  saveBlob(new Blob([JSON.stringify(obj, null, 1)], { type: 'application/json' }), name);
 }
 
 export async function renderRecommendations(el) {

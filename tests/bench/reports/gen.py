@@ -76,8 +76,8 @@ def series(n, y, m, step, first=0):
             sec = k * step
             wig = 1.0 + 0.5 * ((k * 7919 + i) % 13 - 6) / 6.0   # busy and quiet buckets
             ms = "%d000\n" % ts
-            buf.append("%s%.1f %s%s%s%d %s%s%.0f %s%s%.0f %s%s%s" % (
-                m_cpu, cpu * sec, ms, m_av, ms, int((16 - mem * wig) * GIB), ms,
+            buf.append("%s%.1f %s%s%s%s%d %s%s%.0f %s%s%.0f %s%s%s" % (
+                m_cpu, cpu * sec, ms, m_av, ms, m_un, int((16 - mem * wig) * GIB), ms,
                 m_rx, net * sec, ms, m_tx, net * sec / 4, ms, m_st, ms))
             if len(buf) >= 2000:
                 w("".join(buf))

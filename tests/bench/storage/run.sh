@@ -262,7 +262,7 @@ log "$IMPORT_LINE"
 import json, re, sys
 line = sys.argv[2]
 m = re.search(r"(\d+) series", line)
-json.dump({"line": line, "series_reported": int(m.group(1)) if m else None, "batch": 50000}, open(sys.argv[1], "w"))
+json.dump({"line": line, "series_reported": int(m.group(1)) if m else None, "batch": 10000}, open(sys.argv[1], "w"))
 PY
 SERIES=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["series"])' "$WORK/plan.json")
 grep -q " $SERIES series," <<<"$IMPORT_LINE" \
