@@ -161,6 +161,19 @@ int         pw_alert_yaml_line(struct fy_node *n);
 const char *pw_alert_yaml_str(struct fy_node *v);   /* a scalar's text or NULL */
 bool        pw_alert_yaml_number(struct fy_node *v, double *out);
 bool        pw_alert_yaml_duration(struct fy_node *v, int64_t *ms);
+/*
+ * A word or a list of words (`measure: used`, `measure: [allocated, used]`)
+ * as bits OR-ed into *bits: names[i] sets bit i. False for another word or
+ * a node that is neither; an empty list is true and sets nothing.
+ */
+bool        pw_alert_yaml_words(struct fy_node *v, const char *const *names, size_t n, unsigned *bits);
+/* The `lookback:` key the instant kinds share: a duration into *ms, else PW_EINVAL and msg. */
+pw_err      pw_alert_option_lookback(struct fy_node *v, int64_t *ms, char *msg, size_t len);
+
+/* The measures of the pool kinds (pool_capacity, pool_forecast), as pw_alert_yaml_words bits. */
+#define PW_ALERT_MEASURE_ALLOCATED 0x1u
+#define PW_ALERT_MEASURE_USED      0x2u
+extern const char *const pw_alert_measure_names[2];   /* "allocated", "used" */
 
 /*
  * Evaluates expression e at t (instant, lookback ms; 0 = 5m) and calls

@@ -122,13 +122,8 @@ ke_option(pw_alert_rule *r, const char *key, struct fy_node *v, char *msg, size_
         free(d->text);
         return (d->text = strdup(s)) != NULL ? PW_OK : PW_ENOMEM;
     }
-    if (strcmp(key, "lookback") == 0) {
-        if (!pw_alert_yaml_duration(v, &d->lookback)) {
-            snprintf(msg, len, "lookback must be a duration (5m)");
-            return PW_EINVAL;
-        }
-        return PW_OK;
-    }
+    if (strcmp(key, "lookback") == 0)
+        return pw_alert_option_lookback(v, &d->lookback, msg, len);
     return PW_EINVAL;
 }
 

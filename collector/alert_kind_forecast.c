@@ -21,7 +21,7 @@
 #include "capacity.h"
 
 typedef struct kf_data {
-    bool     allocated, used;
+    unsigned measures;       /* PW_ALERT_MEASURE_* */
     char     crosses[16];
     int64_t  lookback;
     pw_expr *expr;
@@ -40,35 +40,11 @@ kf_init(pw_alert_rule *r)
 
     if (d == NULL)
         return PW_ENOMEM;
-    d->allocated = d->used = true;
+    d->measures = PW_ALERT_MEASURE_ALLOCATED | PW_ALERT_MEASURE_USED;
     snprintf(d->crosses, sizeof d->crosses, "0.7");
     r->kd = d;
     r->below = true;
     return PW_OK;
-}
-
-static bool
-kf_measure(kf_data *d, struct fy_node *v)
-{
-    const char     *s = pw_alert_yaml_str(v);
-    struct fy_node *item;
-    void           *it = NULL;
-
-    if (s != NULL) {
-        if (strcmp(s, "allocated") == 0)
-            d->allocated = true;
-        else if (strcmp(s, "used") == 0)
-            d->used = true;
-        else
-            return false;
-        return true;
-    }
-    if (v == NULL || !fy_node_is_sequence(v))
-        return false;
-    while ((item = fy_node_sequence_iterate(v, &it)) != NULL)
-        if (!kf_measure(d, item))
-            return false;
-    return d->allocated || d->used;
 }
 
 static pw_err
@@ -78,8 +54,8 @@ kf_option(pw_alert_rule *r, const char *key, struct fy_node *v, char *msg, size_
     const char *s = pw_alert_yaml_str(v);
 
     if (strcmp(key, "measure") == 0) {
-        d->allocated = d->used = false;
-        if (!kf_measure(d, v)) {
+        d->measures = 0;
+        if (!pw_alert_yaml_words(v, pw_alert_measure_names, 2, &d->measures) || d->measures == 0) {
             snprintf(msg, len, "measure must be allocated, used or a list of them");
             return PW_EINVAL;
         }
@@ -93,13 +69,8 @@ kf_option(pw_alert_rule *r, const char *key, struct fy_node *v, char *msg, size_
         snprintf(d->crosses, sizeof d->crosses, "%s", s);
         return PW_OK;
     }
-    if (strcmp(key, "lookback") == 0) {
-        if (!pw_alert_yaml_duration(v, &d->lookback)) {
-            snprintf(msg, len, "lookback must be a duration (5m)");
-            return PW_EINVAL;
-        }
-        return PW_OK;
-    }
+    if (strcmp(key, "lookback") == 0)
+        return pw_alert_option_lookback(v, &d->lookback, msg, len);
     return PW_EINVAL;
 }
 
@@ -124,8 +95,8 @@ kf_one(void *ctx, json_t *labels, double value)
     json_t     *m;
 
     if (kind == NULL || json_object_get(labels, "pool") == NULL
-        || !((strcmp(kind, "allocated") == 0 && k->d->allocated)
-             || (strcmp(kind, "used") == 0 && k->d->used))) {
+        || !((strcmp(kind, "allocated") == 0 && (k->d->measures & PW_ALERT_MEASURE_ALLOCATED))
+             || (strcmp(kind, "used") == 0 && (k->d->measures & PW_ALERT_MEASURE_USED)))) {
         json_decref(labels);
         return PW_OK;
     }

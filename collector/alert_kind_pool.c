@@ -18,9 +18,6 @@
 
 #include "capacity.h"
 
-#define KP_ALLOCATED 0x1u
-#define KP_USED      0x2u
-
 typedef struct kp_data {
     unsigned measures;
     unsigned resources;      /* bit per pw_pool_res; 0 = all */
@@ -42,57 +39,9 @@ kp_init(pw_alert_rule *r)
 
     if (d == NULL)
         return PW_ENOMEM;
-    d->measures = KP_ALLOCATED | KP_USED;
+    d->measures = PW_ALERT_MEASURE_ALLOCATED | PW_ALERT_MEASURE_USED;
     r->kd = d;
     return PW_OK;
-}
-
-/* measure: [allocated, used] (or one word) into *bits. */
-static bool
-kp_measures(struct fy_node *v, unsigned *bits)
-{
-    struct fy_node *item;
-    void           *it = NULL;
-    const char     *s = pw_alert_yaml_str(v);
-
-    *bits = 0;
-    if (s != NULL) {
-        *bits = strcmp(s, "allocated") == 0 ? KP_ALLOCATED : strcmp(s, "used") == 0 ? KP_USED : 0;
-        return *bits != 0;
-    }
-    if (v == NULL || !fy_node_is_sequence(v))
-        return false;
-    while ((item = fy_node_sequence_iterate(v, &it)) != NULL) {
-        unsigned b = 0;
-
-        if (!kp_measures(item, &b))
-            return false;
-        *bits |= b;
-    }
-    return *bits != 0;
-}
-
-static bool
-kp_resources(struct fy_node *v, unsigned *bits)
-{
-    struct fy_node *item;
-    void           *it = NULL;
-    const char     *s = pw_alert_yaml_str(v);
-
-    if (s != NULL) {
-        pw_pool_res r = pw_pool_res_parse(s);
-
-        if (r == PW_POOL_RES_COUNT_)
-            return false;
-        *bits |= 1u << r;
-        return true;
-    }
-    if (v == NULL || !fy_node_is_sequence(v))
-        return false;
-    while ((item = fy_node_sequence_iterate(v, &it)) != NULL)
-        if (!kp_resources(item, bits))
-            return false;
-    return true;
 }
 
 static pw_err
@@ -101,27 +50,27 @@ kp_option(pw_alert_rule *r, const char *key, struct fy_node *v, char *msg, size_
     kp_data *d = r->kd;
 
     if (strcmp(key, "measure") == 0) {
-        if (!kp_measures(v, &d->measures)) {
+        d->measures = 0;
+        if (!pw_alert_yaml_words(v, pw_alert_measure_names, 2, &d->measures) || d->measures == 0) {
             snprintf(msg, len, "measure must be allocated, used or a list of them");
             return PW_EINVAL;
         }
         return PW_OK;
     }
     if (strcmp(key, "resources") == 0) {
+        const char *names[PW_POOL_RES_COUNT_];
+
+        for (int i = 0; i < PW_POOL_RES_COUNT_; i++)
+            names[i] = pw_pool_res_name((pw_pool_res) i);
         d->resources = 0;
-        if (!kp_resources(v, &d->resources)) {
+        if (!pw_alert_yaml_words(v, names, PW_POOL_RES_COUNT_, &d->resources)) {
             snprintf(msg, len, "resources must be a list of cpu, memory, storage, network");
             return PW_EINVAL;
         }
         return PW_OK;
     }
-    if (strcmp(key, "lookback") == 0) {
-        if (!pw_alert_yaml_duration(v, &d->lookback)) {
-            snprintf(msg, len, "lookback must be a duration (5m)");
-            return PW_EINVAL;
-        }
-        return PW_OK;
-    }
+    if (strcmp(key, "lookback") == 0)
+        return pw_alert_option_lookback(v, &d->lookback, msg, len);
     return PW_EINVAL;
 }
 
@@ -167,7 +116,7 @@ kp_eval(const pw_alert_rule *r, const pw_alert_src *src, int64_t t, pw_alert_emi
     for (int i = 0; i < 2 && rc == PW_OK; i++) {
         kp_emit k = { d, i == 0 ? "allocated" : "used", emit, ctx };
 
-        if (d->measures & (i == 0 ? KP_ALLOCATED : KP_USED))
+        if (d->measures & (i == 0 ? PW_ALERT_MEASURE_ALLOCATED : PW_ALERT_MEASURE_USED))
             rc = pw_alert_instant(src, d->expr[i], t, d->lookback, kp_one, &k, msg, len);
     }
     return rc;

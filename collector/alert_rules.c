@@ -215,6 +215,41 @@ pw_alert_yaml_duration(struct fy_node *v, int64_t *ms)
     return s != NULL && pw_duration_parse(s, ms) == PW_OK && *ms >= 0;
 }
 
+const char *const pw_alert_measure_names[2] = { "allocated", "used" };
+
+bool
+pw_alert_yaml_words(struct fy_node *v, const char *const *names, size_t n, unsigned *bits)
+{
+    const char     *s = pw_alert_yaml_str(v);
+    struct fy_node *item;
+    void           *it = NULL;
+
+    if (s != NULL) {
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(s, names[i]) == 0) {
+                *bits |= 1u << i;
+                return true;
+            }
+        return false;
+    }
+    if (v == NULL || !fy_node_is_sequence(v))
+        return false;
+    while ((item = fy_node_sequence_iterate(v, &it)) != NULL)
+        if (fy_node_is_sequence(item) || !pw_alert_yaml_words(item, names, n, bits))
+            return false;
+    return true;
+}
+
+pw_err
+pw_alert_option_lookback(struct fy_node *v, int64_t *ms, char *msg, size_t len)
+{
+    if (!pw_alert_yaml_duration(v, ms)) {
+        snprintf(msg, len, "lookback must be a duration (5m)");
+        return PW_EINVAL;
+    }
+    return PW_OK;
+}
+
 static pw_err
 ar_fail(ar *a, struct fy_node *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

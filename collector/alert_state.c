@@ -31,6 +31,7 @@
 #include <lmdb.h>
 
 #include "bytes.h"
+#include "lmdb_env.h"
 
 #define AS_FORMAT      1
 #define AS_INITIAL_MAP (UINT64_C(64) << 20)
@@ -49,24 +50,6 @@ struct pw_alert_wtxn {
     MDB_txn     *txn;
     int          rc;            /* the LMDB code behind a failure (MDB_MAP_FULL: grow) */
 };
-
-static pw_err
-as_err(int rc)
-{
-    switch (rc) {
-    case 0:                 return PW_OK;
-    case ENOMEM:            return PW_ENOMEM;
-    case MDB_MAP_FULL:
-    case ENOSPC:
-    case EDQUOT:            return PW_EFULL;
-    case MDB_READERS_FULL:
-    case MDB_MAP_RESIZED:   return PW_EAGAIN;
-    case MDB_NOTFOUND:      return PW_ENOENT;
-    case MDB_VERSION_MISMATCH: return PW_EVERSION;
-    default:
-        return rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE ? PW_EDB : PW_EIO;
-    }
-}
 
 void
 pw_alert_fingerprint(const json_t *labels, char out[17])
@@ -139,13 +122,8 @@ pw_alert_db_open(const char *dir, unsigned flags, pw_alert_db **out, char *msg, 
 {
     bool          rdonly = (flags & PW_ALERT_DB_RDONLY) != 0;
     pw_alert_db  *db = calloc(1, sizeof *db);
-    MDB_txn      *txn = NULL;
-    MDB_val       k = { 6, (void *) "format" }, v;
-    unsigned char fmt[4];
-    unsigned      create = rdonly ? 0 : MDB_CREATE;
     struct stat   st;
     pw_err        e = PW_OK;
-    int           rc;
 
     *out = NULL;
     if (db == NULL) {
@@ -171,55 +149,23 @@ pw_alert_db_open(const char *dir, unsigned flags, pw_alert_db **out, char *msg, 
         e = PW_ENOENT;
         goto out;
     }
-    if ((rc = mdb_env_create(&db->env)) != 0 || (rc = mdb_env_set_maxdbs(db->env, 8)) != 0
-        || (!rdonly && (rc = mdb_env_set_mapsize(db->env, AS_INITIAL_MAP)) != 0)
-        || (rc = mdb_env_open(db->env, db->path, MDB_NOSUBDIR | MDB_NOTLS | (rdonly ? MDB_RDONLY : 0)
-                              | ((flags & PW_ALERT_DB_NOSYNC) ? MDB_NOSYNC : 0), 0640)) != 0) {
-        snprintf(msg, msglen, "cannot open %s: %s", db->path, mdb_strerror(rc));
-        e = rc == MDB_VERSION_MISMATCH ? PW_EVERSION : as_err(rc) == PW_EDB ? PW_EDB : PW_EIO;
-        goto out;
-    }
-    if (!rdonly) {
-        int dead;
+    {
+        static const char *const dbs[] = { "meta", "active", "history", "queue", "silences" };
+        const pw_lmdb_opts       o = {
+            .path = db->path, .rdonly = rdonly, .flags = (flags & PW_ALERT_DB_NOSYNC) ? MDB_NOSYNC : 0,
+            .maxdbs = 8, .map_size = AS_INITIAL_MAP, .dbs = dbs, .ndbs = 5, .format = AS_FORMAT,
+        };
+        MDB_dbi                  dbi[5];
 
-        mdb_reader_check(db->env, &dead);
+        if ((e = pw_lmdb_open(&o, &db->env, dbi, msg, msglen)) != PW_OK)
+            goto out;
+        db->meta = dbi[0];
+        db->active = dbi[1];
+        db->history = dbi[2];
+        db->queue = dbi[3];
+        db->silences = dbi[4];
     }
-    if ((rc = mdb_txn_begin(db->env, NULL, rdonly ? MDB_RDONLY : 0, &txn)) != 0
-        || (rc = mdb_dbi_open(txn, "meta", create, &db->meta)) != 0
-        || (rc = mdb_dbi_open(txn, "active", create, &db->active)) != 0
-        || (rc = mdb_dbi_open(txn, "history", create, &db->history)) != 0
-        || (rc = mdb_dbi_open(txn, "queue", create, &db->queue)) != 0
-        || (rc = mdb_dbi_open(txn, "silences", create, &db->silences)) != 0) {
-        snprintf(msg, msglen, "cannot initialise %s: %s", db->path, mdb_strerror(rc));
-        e = rc == MDB_NOTFOUND ? PW_EAGAIN : as_err(rc);
-        goto out;
-    }
-    rc = mdb_get(txn, db->meta, &k, &v);
-    if (rc == MDB_NOTFOUND && !rdonly) {
-        pw_put_be32(fmt, AS_FORMAT);
-        v.mv_size = sizeof fmt;
-        v.mv_data = fmt;
-        rc = mdb_put(txn, db->meta, &k, &v, 0);
-    } else if (rc == 0 && (v.mv_size != 4 || pw_get_be32(v.mv_data) > AS_FORMAT)) {
-        snprintf(msg, msglen, "%s is of a newer format than this build reads", db->path);
-        e = PW_EVERSION;
-        goto out;
-    } else if (rc == MDB_NOTFOUND) {
-        rc = 0;
-    }
-    /* Commit, not abort: the dbi handles opened here must stay. */
-    if (rc != 0 || (rc = mdb_txn_commit(txn)) != 0) {
-        if (rc != 0 && txn != NULL)
-            mdb_txn_abort(txn);
-        txn = NULL;
-        snprintf(msg, msglen, "cannot initialise %s: %s", db->path, mdb_strerror(rc));
-        e = as_err(rc);
-        goto out;
-    }
-    txn = NULL;
 out:
-    if (txn != NULL)
-        mdb_txn_abort(txn);
     if (e != PW_OK) {
         pw_alert_db_close(db);
         return e;
@@ -304,10 +250,10 @@ pw_alert_db_active(pw_alert_db *db, pw_alert_rec_cb cb, void *ctx)
     int      rc;
 
     if ((rc = as_begin(db, MDB_RDONLY, &txn)) != 0)
-        return as_err(rc);
+        return pw_lmdb_err(rc);
     rc = as_scan(txn, db->active, NULL, NULL, cb, ctx);
     as_end(db, txn, false);
-    return as_err(rc);
+    return pw_lmdb_err(rc);
 }
 
 pw_err
@@ -323,10 +269,10 @@ pw_alert_db_history(pw_alert_db *db, int64_t from, int64_t to, pw_alert_rec_cb c
     pw_put_ts(hi, to);
     pw_put_be64(hi + 8, UINT64_MAX);
     if ((rc = as_begin(db, MDB_RDONLY, &txn)) != 0)
-        return as_err(rc);
+        return pw_lmdb_err(rc);
     rc = as_scan(txn, db->history, &klo, &khi, cb, ctx);
     as_end(db, txn, false);
-    return as_err(rc);
+    return pw_lmdb_err(rc);
 }
 
 pw_err
@@ -338,11 +284,11 @@ pw_alert_db_queue_count(pw_alert_db *db, size_t *n)
 
     *n = 0;
     if ((rc = as_begin(db, MDB_RDONLY, &txn)) != 0)
-        return as_err(rc);
+        return pw_lmdb_err(rc);
     if ((rc = mdb_stat(txn, db->queue, &st)) == 0)
         *n = st.ms_entries;
     as_end(db, txn, false);
-    return as_err(rc);
+    return pw_lmdb_err(rc);
 }
 
 /* ---- writes ------------------------------------------------------------- */
@@ -372,12 +318,12 @@ pw_alert_db_write(pw_alert_db *db, pw_alert_wbody body, void *ctx)
     for (int tries = 0;; tries++) {
         w.rc = 0;
         if ((rc = as_begin(db, 0, &w.txn)) != 0)
-            return as_err(rc);
+            return pw_lmdb_err(rc);
         e = body(&w, ctx);
         if (e == PW_OK) {
             if ((rc = mdb_txn_commit(w.txn)) != 0) {
                 w.rc = rc;
-                e = as_err(rc);
+                e = pw_lmdb_err(rc);
             }
         } else {
             mdb_txn_abort(w.txn);
@@ -394,7 +340,7 @@ static pw_err
 as_fail(pw_alert_wtxn *w, int rc)
 {
     w->rc = rc;
-    return as_err(rc);
+    return pw_lmdb_err(rc);
 }
 
 pw_err
@@ -562,10 +508,10 @@ pw_alert_db_queue_due(pw_alert_db *db, int64_t now, uint64_t *id, json_t **note,
     *note = NULL;
     *next_ms = INT64_MAX;
     if ((rc = as_begin(db, MDB_RDONLY, &txn)) != 0)
-        return as_err(rc);
+        return pw_lmdb_err(rc);
     if ((rc = mdb_cursor_open(txn, db->queue, &cur)) != 0) {
         as_end(db, txn, false);
-        return as_err(rc);
+        return pw_lmdb_err(rc);
     }
     /* The queue is short (bounded); a scan finds the first one due, in order. */
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -588,7 +534,7 @@ pw_alert_db_queue_due(pw_alert_db *db, int64_t now, uint64_t *id, json_t **note,
     mdb_cursor_close(cur);
     as_end(db, txn, false);
     if (rc != 0 && rc != MDB_NOTFOUND)
-        return as_err(rc);
+        return pw_lmdb_err(rc);
     return e;
 }
 
@@ -651,10 +597,10 @@ pw_alert_silences(pw_alert_db *db, pw_alert_rec_cb cb, void *ctx)
     int      rc;
 
     if ((rc = as_begin(db, MDB_RDONLY, &txn)) != 0)
-        return as_err(rc);
+        return pw_lmdb_err(rc);
     rc = as_scan(txn, db->silences, NULL, NULL, cb, ctx);
     as_end(db, txn, false);
-    return as_err(rc);
+    return pw_lmdb_err(rc);
 }
 
 typedef struct as_sil {

@@ -30,6 +30,13 @@
 #error "chunk.c needs FLT_EVAL_METHOD == 0 (SSE2 or any plain IEEE 754 double unit)"
 #endif
 
+/*
+ * The decoder's small steps, inlined into its loop whatever the compiler
+ * would judge alone: decoding is what reports over months of buckets spend
+ * their time on, and a call per bit field costs more than the field.
+ */
+#define CHUNK_HOT static inline __attribute__((always_inline))
+
 #define CHUNK_FLAG_OPEN   0x01u
 #define CHUNK_MAX_SCALE   15u                   /* 10^15 is exact; fits 4 bits */
 #define CHUNK_INT_LIMIT   (INT64_C(1) << 53)    /* |k| below this: exact in a double */
@@ -69,7 +76,7 @@ chunk_bits(double v)
     return b;
 }
 
-static double
+CHUNK_HOT double
 chunk_dbl(uint64_t b)
 {
     double v;
@@ -79,7 +86,7 @@ chunk_dbl(uint64_t b)
 }
 
 /* Two's complement without implementation-defined conversions. */
-static int64_t
+CHUNK_HOT int64_t
 chunk_i64(uint64_t u)
 {
     return u <= (uint64_t) INT64_MAX ? (int64_t) u : -(int64_t) (~u) - 1;
@@ -92,10 +99,11 @@ chunk_mask(unsigned n)
 }
 
 /* k / 10^scale, correctly rounded: the same bits on every IEEE machine. */
-static uint64_t
+CHUNK_HOT uint64_t
 chunk_dec_bits(int64_t k, unsigned scale)
 {
-    return chunk_bits((double) k / chunk_pow10[scale]);
+    /* scale 0 (integers): the division by 1 is exact, skip it */
+    return chunk_bits(scale == 0 ? (double) k : (double) k / chunk_pow10[scale]);
 }
 
 /*
@@ -202,37 +210,94 @@ struct chunk_br {
     uint64_t       pos, end;    /* bits; pos <= end always */
 };
 
+/* 8 bytes big-endian (one load and a byte swap, as compilers see it). */
+CHUNK_HOT uint64_t
+chunk_load_aligned(const uint8_t *p)
+{
+    return (uint64_t) p[0] << 56 | (uint64_t) p[1] << 48 | (uint64_t) p[2] << 40 | (uint64_t) p[3] << 32
+           | (uint64_t) p[4] << 24 | (uint64_t) p[5] << 16 | (uint64_t) p[6] << 8 | p[7];
+}
+
+/* 64 bits from bit sh (< 8) of p[0]: 9 bytes are read when sh != 0. */
+CHUNK_HOT uint64_t
+chunk_load(const uint8_t *p, unsigned sh)
+{
+    uint64_t w = chunk_load_aligned(p);
+
+    return sh != 0 ? w << sh | p[8] >> (8 - sh) : w;
+}
+
+/*
+ * The stream's last bytes: the 8 that end it, shifted (what lies past the
+ * end shifts in as zeros); a stream under 8 bytes is copied and padded.
+ */
+static __attribute__((noinline)) uint64_t
+chunk_peek_tail(const chunk_br *r)
+{
+    uint64_t byte = r->pos >> 3, nbytes = (r->end + 7) >> 3;
+    uint8_t  tail[9] = { 0 };
+
+    if (byte >= nbytes)
+        return 0;
+    if (nbytes >= 8 && byte >= nbytes - 8) {
+        uint64_t rel = r->pos - (nbytes - 8) * 8;        /* < 64 */
+
+        return chunk_load_aligned(r->buf + nbytes - 8) << rel;
+    }
+    for (uint64_t i = 0; byte + i < nbytes; i++)
+        tail[i] = r->buf[byte + i];
+    return chunk_load(tail, (unsigned) (r->pos & 7));
+}
+
+/*
+ * The next 64 bits of the stream from pos, most significant first, with
+ * every bit at or past end read as 0; one load instead of a loop per bit
+ * (decoding is what queries over months spend their time on). Bytes past
+ * the stream's last one are never read.
+ */
+CHUNK_HOT uint64_t
+chunk_peek(const chunk_br *r)
+{
+    uint64_t avail = r->end - r->pos, w;
+
+    if ((r->pos >> 3) + 9 <= (r->end + 7) >> 3)
+        w = chunk_load(r->buf + (r->pos >> 3), (unsigned) (r->pos & 7));
+    else
+        w = chunk_peek_tail(r);
+    if (avail < 64)
+        w &= avail == 0 ? 0 : ~(UINT64_MAX >> avail);
+    return w;
+}
+
 /* Reads n (<= 64) bits into *v; -1 past the end of the stream. */
-static int
+CHUNK_HOT int
 chunk_get(chunk_br *r, unsigned n, uint64_t *v)
 {
-    uint64_t acc = 0;
-
     if (n > r->end - r->pos)
         return -1;
-    while (n > 0) {
-        unsigned room = 8 - (unsigned) (r->pos & 7);
-        unsigned take = n < room ? n : room;
-
-        acc = (acc << take) | ((uint64_t) (r->buf[r->pos >> 3] >> (room - take)) & chunk_mask(take));
-        r->pos += take;
-        n -= take;
-    }
-    *v = acc;
+    *v = n == 0 ? 0 : chunk_peek(r) >> (64 - n);
+    r->pos += n;
     return 0;
 }
 
-/* Reads up to max one-bits, stopping after a zero; -1 past the end. */
-static int
+/* Reads up to max (< 64) one-bits, stopping after a zero; -1 past the end. */
+CHUNK_HOT int
 chunk_get_ones(chunk_br *r, unsigned max, unsigned *ones)
 {
-    uint64_t b = 1;
+    uint64_t avail = r->end - r->pos, w = ~chunk_peek(r);
+    unsigned n = w == 0 ? 64 : (unsigned) __builtin_clzll(w);
 
-    for (*ones = 0; *ones < max; (*ones)++)
-        if (chunk_get(r, 1, &b) != 0)
+    if (n >= max) {
+        if (avail < max)
             return -1;
-        else if (b == 0)
-            break;
+        *ones = max;
+        r->pos += max;
+        return 0;
+    }
+    if (n >= avail)             /* the zero would lie past the end */
+        return -1;
+    *ones = n;
+    r->pos += n + 1;
     return 0;
 }
 
@@ -261,7 +326,7 @@ chunk_put_dod(chunk_bw *w, int64_t v)
     chunk_put(w, (uint64_t) v & chunk_mask(chunk_ts_widths[i]), chunk_ts_widths[i]);
 }
 
-static int
+CHUNK_HOT int
 chunk_get_dod(chunk_br *r, int64_t *v)
 {
     unsigned i, width;
@@ -305,15 +370,17 @@ chunk_gamma_bits(uint32_t n)
 }
 
 /* Callers check the range of *n; this only keeps it within 32 bits. */
-static int
+CHUNK_HOT int
 chunk_get_gamma(chunk_br *r, uint32_t *n)
 {
-    unsigned zeros = 0;
-    uint64_t b = 0, rest;
+    uint64_t w = chunk_peek(r), rest;
+    unsigned zeros = w == 0 ? 64 : (unsigned) __builtin_clzll(w);
 
-    while (zeros < 32 && chunk_get(r, 1, &b) == 0 && b == 0)
-        zeros++;
-    if (b != 1 || zeros == 32 || chunk_get(r, zeros, &rest) != 0)
+    /* the one ending the zeros must lie inside the stream (bits past it read as 0) */
+    if (zeros >= 32 || zeros >= r->end - r->pos)
+        return -1;
+    r->pos += zeros + 1;
+    if (chunk_get(r, zeros, &rest) != 0)
         return -1;
     *n = (uint32_t) (UINT64_C(1) << zeros | rest);
     return 0;
@@ -349,7 +416,7 @@ chunk_put_resid(chunk_bw *w, pw_chunk_state_ *st, int64_t r)
     st->rbits = (uint8_t) nb;
 }
 
-static int
+CHUNK_HOT int
 chunk_get_resid(chunk_br *r, pw_chunk_state_ *st, int64_t *res)
 {
     uint32_t z;
@@ -395,7 +462,7 @@ chunk_k_bits(int64_t k)
     return chunk_gamma_bits(nb + 1) + (nb > 0 ? nb : 0);
 }
 
-static int
+CHUNK_HOT int
 chunk_get_k(chunk_br *r, int64_t *k)
 {
     uint32_t nb;
@@ -427,7 +494,7 @@ chunk_state_init(pw_chunk_state_ *st, int64_t ts)
 }
 
 /* Next point's delta of delta; -1 unless time strictly increases. */
-static int
+CHUNK_HOT int
 chunk_step_ts(pw_chunk_state_ *st, int64_t dod)
 {
     uint64_t delta = st->delta + (uint64_t) dod;
@@ -441,7 +508,7 @@ chunk_step_ts(pw_chunk_state_ *st, int64_t dod)
 }
 
 /* The k decimal mode predicts: the last one plus, in a trend, the last step. */
-static int64_t
+CHUNK_HOT int64_t
 chunk_predict_k(const pw_chunk_state_ *st)
 {
     /* |k| < 2^53 and |kdelta| < 2^54: no overflow. */
@@ -456,7 +523,7 @@ chunk_predict_k(const pw_chunk_state_ *st)
  * right after a move instead of paying for the move twice.
  * -1 if k leaves +-2^53.
  */
-static int
+CHUNK_HOT int
 chunk_step_dec(pw_chunk_state_ *st, int64_t resid)
 {
     /* |resid| <= 2^55 (its length is at most 55 bits): no overflow either. */
@@ -468,13 +535,15 @@ chunk_step_dec(pw_chunk_state_ *st, int64_t resid)
     miss = step - st->kdelta;
     st->trend = (miss < 0 ? -miss : miss) < (step < 0 ? -step : step);
     st->kdelta = step;
+    /* vbits is always k / 10^scale in decimal mode: an unchanged k keeps it (runs of constants) */
+    if (k != st->k)
+        st->vbits = chunk_dec_bits(k, st->scale);
     st->k = k;
-    st->vbits = chunk_dec_bits(k, st->scale);
     return 0;
 }
 
 /* Enters decimal mode at scale with value k; no trend yet. */
-static int
+CHUNK_HOT int
 chunk_step_abs(pw_chunk_state_ *st, unsigned scale, int64_t k)
 {
     if (k <= -CHUNK_INT_LIMIT || k >= CHUNK_INT_LIMIT)
@@ -489,7 +558,7 @@ chunk_step_abs(pw_chunk_state_ *st, unsigned scale, int64_t k)
 }
 
 /* Leaves decimal mode (if in it): the value is the last one XOR x. */
-static void
+CHUNK_HOT void
 chunk_step_xor(pw_chunk_state_ *st, uint64_t x)
 {
     st->dec = 0;
@@ -500,7 +569,7 @@ chunk_step_xor(pw_chunk_state_ *st, uint64_t x)
 }
 
 /* One point of a run: the same interval, the predicted value. */
-static int
+CHUNK_HOT int
 chunk_step_predicted(pw_chunk_state_ *st)
 {
     if (chunk_step_ts(st, 0) != 0)
@@ -656,7 +725,7 @@ chunk_put_point(chunk_bw *w, pw_chunk_state_ *st, int64_t ts, uint64_t v)
 
 /* ---- point decoder --------------------------------------------------------- */
 
-static int
+CHUNK_HOT int
 chunk_get_xor(chunk_br *r, pw_chunk_state_ *st, bool reuse)
 {
     uint64_t lead, sig, x;
@@ -675,7 +744,7 @@ chunk_get_xor(chunk_br *r, pw_chunk_state_ *st, bool reuse)
     return 0;
 }
 
-static int
+CHUNK_HOT int
 chunk_get_abs(chunk_br *r, pw_chunk_state_ *st)
 {
     uint64_t scale;
@@ -690,7 +759,7 @@ chunk_get_abs(chunk_br *r, pw_chunk_state_ *st)
  * The inverse of chunk_put_value (the prefixes are runs of ones): 0, or 1
  * when the code was "0" (the predicted value), or -1.
  */
-static int
+CHUNK_HOT int
 chunk_get_value(chunk_br *r, pw_chunk_state_ *st)
 {
     unsigned ones;
@@ -902,7 +971,7 @@ pw_chunk_iter_init(pw_chunk_iter *it, const void *data, size_t len)
 }
 
 /* Reads the next token of the stream: one point, or the first of a run. */
-static int
+CHUNK_HOT int
 chunk_iter_token(pw_chunk_iter *it)
 {
     chunk_br r = { it->data, it->bitpos, it->nbits };
@@ -932,8 +1001,8 @@ chunk_iter_token(pw_chunk_iter *it)
     return 0;
 }
 
-int
-pw_chunk_iter_next(pw_chunk_iter *it, int64_t *ts, double *v)
+CHUNK_HOT int
+chunk_iter_step(pw_chunk_iter *it, int64_t *ts, double *v)
 {
     if (it->err)
         return -1;
@@ -965,10 +1034,17 @@ corrupt:
     return -1;
 }
 
+int
+pw_chunk_iter_next(pw_chunk_iter *it, int64_t *ts, double *v)
+{
+    return chunk_iter_step(it, ts, v);
+}
+
 pw_err
 pw_chunk_decode(const void *data, size_t len, int64_t *ts, double *v, size_t cap, size_t *n)
 {
-    pw_chunk_iter it;
+    pw_chunk_iter it, loc;
+    size_t        m = 0;
     int64_t       t;
     double        x;
     pw_err        e;
@@ -979,11 +1055,15 @@ pw_chunk_decode(const void *data, size_t len, int64_t *ts, double *v, size_t cap
         return e;
     if (it.count > cap)
         return PW_ETOOBIG;
-    while ((r = pw_chunk_iter_next(&it, &t, &x)) == 1) {
-        ts[*n] = t;
-        v[*n] = x;
-        (*n)++;
+    /* A copy whose address goes nowhere and a local count: the compiler may
+     * keep the coder state in registers though ts[] and *n could alias it. */
+    loc = it;
+    while ((r = chunk_iter_step(&loc, &t, &x)) == 1) {
+        ts[m] = t;
+        v[m] = x;
+        m++;
     }
+    *n = m;
     return r == 0 ? PW_OK : PW_EPROTO;
 }
 

@@ -58,6 +58,63 @@ pw_cli_err(const char *fmt, ...)
 }
 
 int
+pw_cli_args(const char *cmd, const pw_option *opts, pw_config *cfg, int argc, char **argv, int *npos,
+            const bool *help, pw_cli_usage_fn usage)
+{
+    char msg[512];
+
+    if (pw_config_parse_args(opts, cfg, argc, argv, npos, msg, sizeof msg) != PW_OK) {
+        pw_cli_err("%s: %s", cmd, msg);
+        return PW_CLI_USAGE;
+    }
+    if (*help) {
+        usage(stdout, opts);
+        return PW_CLI_OK;
+    }
+    return PW_CLI_GO;
+}
+
+/* "a, b or c": the subcommands' names, for the messages. */
+static void
+cli_sub_names(const pw_cli_sub *subs, size_t nsubs, char *buf, size_t len)
+{
+    size_t at = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < nsubs && at < len; i++)
+        at += (size_t) snprintf(buf + at, len - at, "%s%s", i == 0 ? "" : i + 1 == nsubs ? " or " : ", ",
+                                subs[i].name);
+}
+
+int
+pw_cli_dispatch(const char *cmd, const pw_cli_sub *subs, size_t nsubs, void *ctx, int npos, char **argv)
+{
+    char names[256];
+
+    cli_sub_names(subs, nsubs, names, sizeof names);
+    if (npos == 0) {
+        pw_cli_err("%s: say %s (see poolwatch %s --help)", cmd, names, cmd);
+        return PW_CLI_USAGE;
+    }
+    for (size_t i = 0; i < nsubs; i++) {
+        const pw_cli_sub *s = &subs[i];
+
+        if (strcmp(argv[1], s->name) != 0)
+            continue;
+        if (npos - 1 == s->nargs)
+            return s->run(ctx, argv + 2);
+        if (s->nargs_msg != NULL || npos - 1 < s->nargs)
+            pw_cli_err("%s %s: %s", cmd, s->name, s->nargs_msg != NULL ? s->nargs_msg : "too few arguments");
+        else
+            pw_cli_err("%s %s: unexpected argument \"%s\"%s", cmd, s->name, argv[2 + s->nargs],
+                       s->hint != NULL ? s->hint : "");
+        return PW_CLI_USAGE;
+    }
+    pw_cli_err("%s: unknown subcommand \"%s\" (%s)", cmd, argv[1], names);
+    return PW_CLI_USAGE;
+}
+
+int
 pw_cli_open_store(const pw_cli *g, pw_store **out)
 {
     char   msg[512];

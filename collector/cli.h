@@ -6,8 +6,11 @@
 #define PW_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 #include "audit.h"
+#include "config.h"
 #include "store.h"
 
 #ifndef PW_VERSION
@@ -110,6 +113,48 @@ void pw_cli_audit_rec(pw_audit_rec *r, const char *action, const char *object);
  * PW_CLI_NODATA (PW_CLI_FAIL for ENOMEM). The caller owns *out (pw_store_close).
  */
 int pw_cli_open_store(const pw_cli *g, pw_store **out);
+
+/* ---- what every command's start shares (cli.c) ---------------------------- */
+
+/* pw_cli_args: the command goes on (any other value is its exit code). */
+#define PW_CLI_GO (-1)
+
+/* Prints a command's --help text to f; opts is the table it parsed with. */
+typedef void (*pw_cli_usage_fn)(FILE *f, const pw_option *opts);
+
+/*
+ * How every command starts: parses argv[1..argc) by opts into cfg
+ * (pw_config_parse_args: *npos positional arguments, moved to
+ * argv[1..npos]). A bad option is said as "poolwatch: CMD: why" and gives
+ * PW_CLI_USAGE; --help (the flag *help that opts sets) prints
+ * usage(stdout, opts) and gives PW_CLI_OK; otherwise PW_CLI_GO. The
+ * caller frees cfg (pw_config_free) whatever the result.
+ */
+int pw_cli_args(const char *cmd, const pw_option *opts, pw_config *cfg, int argc, char **argv, int *npos,
+                const bool *help, pw_cli_usage_fn usage);
+
+/*
+ * A subcommand (`poolwatch token create ...`): its name, how many positional
+ * arguments it takes after the name, and what runs it. A different number
+ * is said as "poolwatch: CMD SUB: nargs_msg" or, without one, as
+ * "poolwatch: CMD SUB: unexpected argument "X"" followed by hint (may be NULL).
+ */
+typedef struct pw_cli_sub {
+    const char *name;
+    int         nargs;
+    const char *nargs_msg;   /* NULL: the unexpected-argument message */
+    const char *hint;        /* appended to that message; NULL: none */
+    int       (*run)(void *ctx, char **args);   /* args[0..nargs): the arguments; returns the exit code */
+} pw_cli_sub;
+
+/*
+ * Runs the subcommand argv[1] names (npos positional arguments from
+ * pw_cli_args) from subs[0..nsubs) with ctx. No subcommand:
+ * "CMD: say A, B or C (see poolwatch CMD --help)"; an unknown one:
+ * "CMD: unknown subcommand "X" (A, B or C)"; both PW_CLI_USAGE, as is a
+ * wrong number of arguments.
+ */
+int pw_cli_dispatch(const char *cmd, const pw_cli_sub *subs, size_t nsubs, void *ctx, int npos, char **argv);
 
 /* Prints "poolwatch: <message>\n" to stderr. */
 void pw_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

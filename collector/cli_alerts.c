@@ -34,8 +34,9 @@
 #define CA_TIME_HINT "now, -1h, 2026-11-01T00:00:00Z, 2026-11-01 or Unix seconds"
 
 static void
-ca_usage(FILE *f)
+ca_usage(FILE *f, const pw_option *opts)
 {
+    (void) opts;
     fprintf(f,
         "usage: poolwatch [--data DIR] alerts [--history [--from T] [--to T]] [--tenant T]\n"
         "                 [--limit N] [--format table|csv|json]\n"
@@ -507,15 +508,9 @@ pw_cli_alerts(pw_cli *g, int argc, char **argv)
     pw_err        e;
 
     ca_take_config(&argc, argv, &config);
-    if (pw_config_parse_args(opts, &cfg, argc, argv, &npos, msg, sizeof msg) != PW_OK) {
-        pw_cli_err("alerts: %s", msg);
+    if ((rc = pw_cli_args("alerts", opts, &cfg, argc, argv, &npos, &help, ca_usage)) != PW_CLI_GO)
         goto out;
-    }
-    if (help) {
-        ca_usage(stdout);
-        rc = PW_CLI_OK;
-        goto out;
-    }
+    rc = PW_CLI_USAGE;
     if (g->api_url != NULL) {
         pw_cli_err("alerts: reads the data directory (--data); over the API use GET /api/v1/alerts");
         goto out;

@@ -344,10 +344,51 @@ ca_usage(FILE *f, const pw_option *opts)
     pw_config_usage(opts, f);
 }
 
+/* What a subcommand runs with: the options. */
+typedef struct ca_call {
+    pw_cli     *g;
+    const char *from, *to, *format, *expect;
+} ca_call;
+
+static int
+ca_sub_verify(void *ctx, char **args)
+{
+    ca_call *c = ctx;
+    int      rc;
+
+    (void) args;
+    /* The chain is checked on the database itself: a server's word for it proves nothing. */
+    if ((rc = pw_cli_local_only(c->g, "audit verify")) != PW_CLI_OK)
+        return rc;
+    if (c->from != NULL || c->to != NULL || c->format != NULL) {
+        pw_cli_err("audit verify takes no --from, --to or --format");
+        return PW_CLI_USAGE;
+    }
+    return ca_verify(c->g, c->expect);
+}
+
+static int
+ca_sub_export(void *ctx, char **args)
+{
+    ca_call *c = ctx;
+
+    (void) args;
+    if (c->expect != NULL) {
+        pw_cli_err("audit export takes no --expect");
+        return PW_CLI_USAGE;
+    }
+    return ca_export_run(c->g, c->from, c->to, c->format != NULL ? c->format : "csv");
+}
+
+static const pw_cli_sub ca_subs[] = {
+    { "verify", 0, NULL, NULL, ca_sub_verify },
+    { "export", 0, NULL, NULL, ca_sub_export },
+};
+
 int
 pw_cli_audit(pw_cli *g, int argc, char **argv)
 {
-    const char     *from = NULL, *to = NULL, *format = NULL, *expect = NULL, *sub;
+    const char     *from = NULL, *to = NULL, *format = NULL, *expect = NULL;
     bool            help = false;
     const pw_option opts[] = {
         { "data", PW_OPT_STRING, &g->data_dir, "the collector's data directory", "DIR" },
@@ -360,43 +401,15 @@ pw_cli_audit(pw_cli *g, int argc, char **argv)
         { NULL, PW_OPT_STRING, NULL, NULL, NULL },
     };
     pw_config       cfg = { 0 };
-    char            msg[512];
     int             npos, rc = PW_CLI_USAGE;
 
-    if (pw_config_parse_args(opts, &cfg, argc, argv, &npos, msg, sizeof msg) != PW_OK) {
-        pw_cli_err("audit: %s", msg);
+    if ((rc = pw_cli_args("audit", opts, &cfg, argc, argv, &npos, &help, ca_usage)) != PW_CLI_GO)
         goto out;
-    }
-    if (help) {
-        ca_usage(stdout, opts);
-        rc = PW_CLI_OK;
-        goto out;
-    }
-    if (npos == 0) {
-        pw_cli_err("audit: say verify or export (see poolwatch audit --help)");
-        goto out;
-    }
-    sub = argv[1];
-    if (npos > 1) {
-        pw_cli_err("audit %s: unexpected argument \"%s\"", sub, argv[2]);
-        goto out;
-    }
-    if (strcmp(sub, "verify") == 0) {
-        /* The chain is checked on the database itself: a server's word for it proves nothing. */
-        if ((rc = pw_cli_local_only(g, "audit verify")) != PW_CLI_OK)
-            goto out;
-        rc = PW_CLI_USAGE;
-        if (from != NULL || to != NULL || format != NULL)
-            pw_cli_err("audit verify takes no --from, --to or --format");
-        else
-            rc = ca_verify(g, expect);
-    } else if (strcmp(sub, "export") == 0) {
-        if (expect != NULL)
-            pw_cli_err("audit export takes no --expect");
-        else
-            rc = ca_export_run(g, from, to, format != NULL ? format : "csv");
-    } else {
-        pw_cli_err("audit: unknown subcommand \"%s\" (verify or export)", sub);
+    rc = PW_CLI_USAGE;
+    {
+        ca_call call = { g, from, to, format, expect };
+
+        rc = pw_cli_dispatch("audit", ca_subs, sizeof ca_subs / sizeof ca_subs[0], &call, npos, argv);
     }
 out:
     pw_config_free(&cfg);

@@ -154,15 +154,9 @@ pw_cli_hosts(pw_cli *g, int argc, char **argv)
     pw_err         e = PW_OK;
     int64_t        now;
 
-    if (pw_config_parse_args(opts, &cfg, argc, argv, &npos, msg, sizeof msg) != PW_OK) {
-        pw_cli_err("hosts: %s", msg);
+    if ((rc = pw_cli_args("hosts", opts, &cfg, argc, argv, &npos, &help, hosts_usage)) != PW_CLI_GO)
         goto out;
-    }
-    if (help) {
-        hosts_usage(stdout, opts);
-        rc = PW_CLI_OK;
-        goto out;
-    }
+    rc = PW_CLI_USAGE;
     if (npos > 0) {
         pw_cli_err("hosts: unexpected argument \"%s\"", argv[1]);
         goto out;

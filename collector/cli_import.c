@@ -757,15 +757,9 @@ pw_cli_import(pw_cli *g, int argc, char **argv)
     int                     npos, rc = PW_CLI_USAGE, lr = CI_EOF;
     pw_err                  e = PW_OK;
 
-    if (pw_config_parse_args(opts, &cfg, argc, argv, &npos, msg, sizeof msg) != PW_OK) {
-        pw_cli_err("import: %s", msg);
+    if ((rc = pw_cli_args("import", opts, &cfg, argc, argv, &npos, &help, ci_usage)) != PW_CLI_GO)
         goto out;
-    }
-    if (help) {
-        ci_usage(stdout, opts);
-        rc = PW_CLI_OK;
-        goto out;
-    }
+    rc = PW_CLI_USAGE;
     if (npos != 1) {
         pw_cli_err(npos == 0
             ? "import: a FILE is needed, or - for stdin (see poolwatch import --help)"

@@ -467,6 +467,63 @@ ci_usage(FILE *f, const pw_option *opts)
     pw_config_usage(opts, f);
 }
 
+/* What a subcommand runs with. */
+typedef struct ci_call {
+    pw_cli  *g;
+    ci_opts *o;
+} ci_call;
+
+static int
+ci_sub_import(void *ctx, char **args)
+{
+    ci_call *c = ctx;
+
+    return ci_import(c->g, c->o, args[0]);
+}
+
+static int
+ci_sub_export(void *ctx, char **args)
+{
+    ci_call *c = ctx;
+
+    (void) args;
+    return ci_export_run(c->g, c->o);
+}
+
+static int
+ci_sub_list(void *ctx, char **args)
+{
+    ci_call *c = ctx;
+
+    (void) args;
+    return ci_list_run(c->g, c->o);
+}
+
+static int
+ci_sub_history(void *ctx, char **args)
+{
+    ci_call *c = ctx;
+
+    return ci_history_run(c->g, c->o, args[0]);
+}
+
+static int
+ci_sub_reconcile(void *ctx, char **args)
+{
+    ci_call *c = ctx;
+
+    (void) args;
+    return pw_cli_inventory_reconcile(c->g, c->o->days, c->o->at, c->o->format);
+}
+
+static const pw_cli_sub ci_subs[] = {
+    { "import", 1, "give one file", NULL, ci_sub_import },
+    { "export", 0, NULL, " (the file goes after -o)", ci_sub_export },
+    { "list", 0, NULL, NULL, ci_sub_list },
+    { "history", 1, "give one VM name", NULL, ci_sub_history },
+    { "reconcile", 0, NULL, NULL, ci_sub_reconcile },
+};
+
 int
 pw_cli_inventory(pw_cli *g, int argc, char **argv)
 {
@@ -491,54 +548,18 @@ pw_cli_inventory(pw_cli *g, int argc, char **argv)
         { NULL, PW_OPT_STRING, NULL, NULL, NULL },
     };
     pw_config       cfg = { 0 };
-    const char     *sub;
-    char            msg[512];
     int             npos, rc = PW_CLI_USAGE;
 
     for (int i = 1; i < argc; i++)     /* -o is export's short form of --output */
         if (strcmp(argv[i], "-o") == 0)
             argv[i] = (char *) "--output";
-    if (pw_config_parse_args(opts, &cfg, argc, argv, &npos, msg, sizeof msg) != PW_OK) {
-        pw_cli_err("inventory: %s", msg);
+    if ((rc = pw_cli_args("inventory", opts, &cfg, argc, argv, &npos, &help, ci_usage)) != PW_CLI_GO)
         goto out;
-    }
-    if (help) {
-        ci_usage(stdout, opts);
-        rc = PW_CLI_OK;
-        goto out;
-    }
-    if (npos == 0) {
-        pw_cli_err("inventory: say import, export, list, history or reconcile (see poolwatch inventory --help)");
-        goto out;
-    }
-    sub = argv[1];
-    if (strcmp(sub, "import") == 0) {
-        if (npos != 2)
-            pw_cli_err("inventory import: give one file");
-        else
-            rc = ci_import(g, &o, argv[2]);
-    } else if (strcmp(sub, "export") == 0) {
-        if (npos != 1)
-            pw_cli_err("inventory export: unexpected argument \"%s\" (the file goes after -o)", argv[2]);
-        else
-            rc = ci_export_run(g, &o);
-    } else if (strcmp(sub, "list") == 0) {
-        if (npos != 1)
-            pw_cli_err("inventory list: unexpected argument \"%s\"", argv[2]);
-        else
-            rc = ci_list_run(g, &o);
-    } else if (strcmp(sub, "history") == 0) {
-        if (npos != 2)
-            pw_cli_err("inventory history: give one VM name");
-        else
-            rc = ci_history_run(g, &o, argv[2]);
-    } else if (strcmp(sub, "reconcile") == 0) {
-        if (npos != 1)
-            pw_cli_err("inventory reconcile: unexpected argument \"%s\"", argv[2]);
-        else
-            rc = pw_cli_inventory_reconcile(g, o.days, o.at, o.format);
-    } else {
-        pw_cli_err("inventory: unknown subcommand \"%s\" (import, export, list, history or reconcile)", sub);
+    rc = PW_CLI_USAGE;
+    {
+        ci_call call = { g, &o };
+
+        rc = pw_cli_dispatch("inventory", ci_subs, sizeof ci_subs / sizeof ci_subs[0], &call, npos, argv);
     }
 out:
     pw_config_free(&cfg);

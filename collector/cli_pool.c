@@ -411,6 +411,52 @@ cp_usage(FILE *f, const pw_option *opts)
     pw_config_usage(opts, f);
 }
 
+/* What a subcommand runs with. */
+typedef struct cp_call {
+    pw_cli  *g;
+    cp_opts *o;
+} cp_call;
+
+static int
+cp_sub_set(void *ctx, char **args)
+{
+    cp_call *c = ctx;
+
+    return cp_set(c->g, c->o, args[0]);
+}
+
+static int
+cp_sub_list(void *ctx, char **args)
+{
+    cp_call *c = ctx;
+
+    (void) args;
+    return cp_list_run(c->g, c->o, NULL);
+}
+
+static int
+cp_sub_delete(void *ctx, char **args)
+{
+    cp_call *c = ctx;
+
+    return cp_delete(c->g, args[0]);
+}
+
+static int
+cp_sub_history(void *ctx, char **args)
+{
+    cp_call *c = ctx;
+
+    return cp_list_run(c->g, c->o, args[0]);
+}
+
+static const pw_cli_sub cp_subs[] = {
+    { "set", 1, "give one pool name", NULL, cp_sub_set },
+    { "list", 0, NULL, NULL, cp_sub_list },
+    { "delete", 1, "give one pool name", NULL, cp_sub_delete },
+    { "history", 1, "give one pool name", NULL, cp_sub_history },
+};
+
 int
 pw_cli_pool(pw_cli *g, int argc, char **argv)
 {
@@ -431,46 +477,15 @@ pw_cli_pool(pw_cli *g, int argc, char **argv)
         { NULL, PW_OPT_STRING, NULL, NULL, NULL },
     };
     pw_config       cfg = { 0 };
-    const char     *sub;
-    char            msg[512];
     int             npos, rc = PW_CLI_USAGE;
 
-    if (pw_config_parse_args(opts, &cfg, argc, argv, &npos, msg, sizeof msg) != PW_OK) {
-        pw_cli_err("pool: %s", msg);
+    if ((rc = pw_cli_args("pool", opts, &cfg, argc, argv, &npos, &help, cp_usage)) != PW_CLI_GO)
         goto out;
-    }
-    if (help) {
-        cp_usage(stdout, opts);
-        rc = PW_CLI_OK;
-        goto out;
-    }
-    if (npos == 0) {
-        pw_cli_err("pool: say set, list, delete or history (see poolwatch pool --help)");
-        goto out;
-    }
-    sub = argv[1];
-    if (strcmp(sub, "set") == 0) {
-        if (npos != 2)
-            pw_cli_err("pool set: give one pool name");
-        else
-            rc = cp_set(g, &o, argv[2]);
-    } else if (strcmp(sub, "list") == 0) {
-        if (npos != 1)
-            pw_cli_err("pool list: unexpected argument \"%s\"", argv[2]);
-        else
-            rc = cp_list_run(g, &o, NULL);
-    } else if (strcmp(sub, "delete") == 0) {
-        if (npos != 2)
-            pw_cli_err("pool delete: give one pool name");
-        else
-            rc = cp_delete(g, argv[2]);
-    } else if (strcmp(sub, "history") == 0) {
-        if (npos != 2)
-            pw_cli_err("pool history: give one pool name");
-        else
-            rc = cp_list_run(g, &o, argv[2]);
-    } else {
-        pw_cli_err("pool: unknown subcommand \"%s\" (set, list, delete or history)", sub);
+    rc = PW_CLI_USAGE;
+    {
+        cp_call call = { g, &o };
+
+        rc = pw_cli_dispatch("pool", cp_subs, sizeof cp_subs / sizeof cp_subs[0], &call, npos, argv);
     }
 out:
     pw_config_free(&cfg);

@@ -210,15 +210,9 @@ pw_cli_pools(pw_cli *g, int argc, char **argv)
     int           npos, rc = PW_CLI_USAGE;
     pw_err        e;
 
-    if (pw_config_parse_args(opts, &cfg, argc, argv, &npos, msg, sizeof msg) != PW_OK) {
-        pw_cli_err("pools: %s", msg);
+    if ((rc = pw_cli_args("pools", opts, &cfg, argc, argv, &npos, &help, cp_usage)) != PW_CLI_GO)
         goto out;
-    }
-    if (help) {
-        cp_usage(stdout, opts);
-        rc = PW_CLI_OK;
-        goto out;
-    }
+    rc = PW_CLI_USAGE;
     if (npos != 0) {
         pw_cli_err("pools: no arguments expected, got \"%s\" (see poolwatch pools --help)", argv[1]);
         goto out;

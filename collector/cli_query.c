@@ -363,15 +363,9 @@ pw_cli_query(pw_cli *g, int argc, char **argv)
     int           npos, rc = PW_CLI_USAGE;
     pw_err        e;
 
-    if (pw_config_parse_args(opts, &cfg, argc, argv, &npos, msg, sizeof msg) != PW_OK) {
-        pw_cli_err("query: %s", msg);
+    if ((rc = pw_cli_args("query", opts, &cfg, argc, argv, &npos, &help, cq_usage)) != PW_CLI_GO)
         goto out;
-    }
-    if (help) {
-        cq_usage(stdout, opts);
-        rc = PW_CLI_OK;
-        goto out;
-    }
+    rc = PW_CLI_USAGE;
     if (npos != 1) {
         pw_cli_err(npos == 0 ? "query: an EXPR is needed (see poolwatch query --help)"
                              : "query: one EXPR only; quote it if it holds spaces");

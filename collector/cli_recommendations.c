@@ -24,8 +24,9 @@
 #include "recommend.h"
 
 static void
-cr_usage(FILE *f)
+cr_usage(FILE *f, const pw_option *opts)
 {
+    (void) opts;
     fprintf(f,
         "usage: poolwatch [--data DIR] [--config FILE] recommendations [--tenant T] [--system S]\n"
         "                 [--at TIME] [--format table|csv|json]\n\n"
@@ -239,15 +240,9 @@ pw_cli_recommendations(pw_cli *g, int argc, char **argv)
     pw_err           e;
 
     cr_take_config(&argc, argv, &config);
-    if (pw_config_parse_args(opts, &cfg, argc, argv, &npos, msg, sizeof msg) != PW_OK) {
-        pw_cli_err("recommendations: %s", msg);
+    if ((rc = pw_cli_args("recommendations", opts, &cfg, argc, argv, &npos, &help, cr_usage)) != PW_CLI_GO)
         goto out;
-    }
-    if (help) {
-        cr_usage(stdout);
-        rc = PW_CLI_OK;
-        goto out;
-    }
+    rc = PW_CLI_USAGE;
     if (npos > 0) {
         pw_cli_err("recommendations: no arguments expected (\"%s\"); see --help", argv[1]);
         goto out;

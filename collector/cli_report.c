@@ -172,15 +172,9 @@ pw_cli_report(pw_cli *g, int argc, char **argv)
     for (int i = 1; i < argc; i++)      /* -o is the short form of --output */
         if (strcmp(argv[i], "-o") == 0)
             argv[i] = (char *) "--output";
-    if (pw_config_parse_args(opts, &cfg, argc, argv, &npos, msg, sizeof msg) != PW_OK) {
-        pw_cli_err("report: %s", msg);
+    if ((rc = pw_cli_args("report", opts, &cfg, argc, argv, &npos, &help, cr_usage)) != PW_CLI_GO)
         goto out;
-    }
-    if (help) {
-        cr_usage(stdout, opts);
-        rc = PW_CLI_OK;
-        goto out;
-    }
+    rc = PW_CLI_USAGE;
     if (npos != 1) {
         pw_cli_err("report: expected one of monthly, quarterly, annual, service-year, list (see poolwatch report --help)");
         goto out;

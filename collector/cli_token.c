@@ -394,6 +394,49 @@ ct_only(const char *sub, const char *name, const char *value)
     return false;
 }
 
+/* What a subcommand runs with. */
+typedef struct ct_call {
+    pw_cli  *g;
+    ct_opts *o;
+} ct_call;
+
+static int
+ct_sub_create(void *ctx, char **args)
+{
+    ct_call *c = ctx;
+
+    (void) args;
+    return ct_only("create", "format", c->o->format) ? ct_create(c->g, c->o) : PW_CLI_USAGE;
+}
+
+static int
+ct_sub_list(void *ctx, char **args)
+{
+    ct_call *c = ctx;
+
+    (void) args;
+    return ct_only("list", "role", c->o->role) && ct_only("list", "tenant", c->o->tenant)
+                   && ct_only("list", "expires", c->o->expires) && ct_only("list", "name", c->o->name)
+               ? ct_list_run(c->g, c->o) : PW_CLI_USAGE;
+}
+
+static int
+ct_sub_revoke(void *ctx, char **args)
+{
+    ct_call *c = ctx;
+
+    return ct_only("revoke", "role", c->o->role) && ct_only("revoke", "tenant", c->o->tenant)
+                   && ct_only("revoke", "expires", c->o->expires) && ct_only("revoke", "name", c->o->name)
+                   && ct_only("revoke", "format", c->o->format)
+               ? ct_revoke(c->g, args[0]) : PW_CLI_USAGE;
+}
+
+static const pw_cli_sub ct_subs[] = {
+    { "create", 0, NULL, NULL, ct_sub_create },
+    { "list", 0, NULL, NULL, ct_sub_list },
+    { "revoke", 1, "give one token id (see poolwatch token list)", NULL, ct_sub_revoke },
+};
+
 int
 pw_cli_token(pw_cli *g, int argc, char **argv)
 {
@@ -412,44 +455,15 @@ pw_cli_token(pw_cli *g, int argc, char **argv)
         { NULL, PW_OPT_STRING, NULL, NULL, NULL },
     };
     pw_config       cfg = { 0 };
-    const char     *sub;
-    char            msg[512];
     int             npos, rc = PW_CLI_USAGE;
 
-    if (pw_config_parse_args(opts, &cfg, argc, argv, &npos, msg, sizeof msg) != PW_OK) {
-        pw_cli_err("token: %s", msg);
+    if ((rc = pw_cli_args("token", opts, &cfg, argc, argv, &npos, &help, ct_usage)) != PW_CLI_GO)
         goto out;
-    }
-    if (help) {
-        ct_usage(stdout, opts);
-        rc = PW_CLI_OK;
-        goto out;
-    }
-    if (npos == 0) {
-        pw_cli_err("token: say create, list or revoke (see poolwatch token --help)");
-        goto out;
-    }
-    sub = argv[1];
-    if (strcmp(sub, "create") == 0) {
-        if (npos > 1)
-            pw_cli_err("token create: unexpected argument \"%s\"", argv[2]);
-        else if (ct_only(sub, "format", o.format))
-            rc = ct_create(g, &o);
-    } else if (strcmp(sub, "list") == 0) {
-        if (npos > 1)
-            pw_cli_err("token list: unexpected argument \"%s\"", argv[2]);
-        else if (ct_only(sub, "role", o.role) && ct_only(sub, "tenant", o.tenant)
-                 && ct_only(sub, "expires", o.expires) && ct_only(sub, "name", o.name))
-            rc = ct_list_run(g, &o);
-    } else if (strcmp(sub, "revoke") == 0) {
-        if (npos != 2)
-            pw_cli_err("token revoke: give one token id (see poolwatch token list)");
-        else if (ct_only(sub, "role", o.role) && ct_only(sub, "tenant", o.tenant)
-                 && ct_only(sub, "expires", o.expires) && ct_only(sub, "name", o.name)
-                 && ct_only(sub, "format", o.format))
-            rc = ct_revoke(g, argv[2]);
-    } else {
-        pw_cli_err("token: unknown subcommand \"%s\" (create, list or revoke)", sub);
+    rc = PW_CLI_USAGE;
+    {
+        ct_call call = { g, &o };
+
+        rc = pw_cli_dispatch("token", ct_subs, sizeof ct_subs / sizeof ct_subs[0], &call, npos, argv);
     }
 out:
     pw_config_free(&cfg);

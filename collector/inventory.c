@@ -27,6 +27,7 @@
 #include <lmdb.h>
 
 #include "bytes.h"
+#include "lmdb_env.h"
 #include "store.h"
 
 #define INV_FORMAT       1
@@ -86,70 +87,19 @@ inv_msg(char *msg, size_t msglen, const char *fmt, ...)
 static pw_err
 inv_env_open(pw_inventory *inv, char *msg, size_t msglen)
 {
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
-    MDB_val  k = { 6, (void *) "format" }, v;
-    unsigned create = inv->rdonly ? 0 : MDB_CREATE;
-    unsigned char fmt[4];
-    pw_err   e = PW_OK;
-    int      rc;
+    static const char *const dbs[] = { "meta", "vm", "pool" };
+    const pw_lmdb_opts       o = {
+        .path = inv->path, .rdonly = inv->rdonly, .maxdbs = INV_MAX_DBS, .map_size = INV_INITIAL_MAP,
+        .dbs = dbs, .ndbs = 3, .format = INV_FORMAT,
+    };
+    MDB_dbi                  dbi[3];
+    pw_err                   e;
 
-    if ((rc = mdb_env_create(&env)) != 0
-        || (rc = mdb_env_set_maxdbs(env, INV_MAX_DBS)) != 0
-        || (!inv->rdonly && (rc = mdb_env_set_mapsize(env, INV_INITIAL_MAP)) != 0)) {
-        inv_msg(msg, msglen, "opening %s: %s", inv->path, mdb_strerror(rc));
-        e = inv_map_err(rc);
-        goto out;
-    }
-    /* An existing file larger than INV_INITIAL_MAP keeps its size: LMDB takes the larger. */
-    rc = mdb_env_open(env, inv->path, MDB_NOSUBDIR | MDB_NOTLS | (inv->rdonly ? MDB_RDONLY : 0), 0640);
-    if (rc != 0) {
-        inv_msg(msg, msglen, "cannot open %s: %s", inv->path, mdb_strerror(rc));
-        e = rc == MDB_INVALID ? PW_EPROTO : rc == MDB_VERSION_MISMATCH ? PW_EVERSION : PW_EIO;
-        goto out;
-    }
-    if (!inv->rdonly) {
-        int dead;
-        mdb_reader_check(env, &dead);
-    }
-    if ((rc = mdb_txn_begin(env, NULL, inv->rdonly ? MDB_RDONLY : 0, &txn)) != 0
-        || (rc = mdb_dbi_open(txn, "meta", create, &inv->meta)) != 0
-        || (rc = mdb_dbi_open(txn, "vm", create, &inv->vm)) != 0
-        || (rc = mdb_dbi_open(txn, "pool", create, &inv->pool)) != 0) {
-        /* A read-only open racing the creating process: the dbs are not there yet. */
-        inv_msg(msg, msglen, "cannot initialise %s: %s", inv->path, mdb_strerror(rc));
-        e = rc == MDB_NOTFOUND ? PW_EAGAIN : inv_map_err(rc);
-        goto out;
-    }
-    rc = mdb_get(txn, inv->meta, &k, &v);
-    if (rc == MDB_NOTFOUND && !inv->rdonly) {
-        pw_put_be32(fmt, INV_FORMAT);
-        v.mv_size = sizeof fmt;
-        v.mv_data = fmt;
-        rc = mdb_put(txn, inv->meta, &k, &v, 0);
-    } else if (rc == 0 && (v.mv_size != 4 || pw_get_be32(v.mv_data) > INV_FORMAT)) {
-        inv_msg(msg, msglen, "%s is of a newer format than this build reads", inv->path);
-        e = PW_EVERSION;
-        goto out;
-    } else if (rc == MDB_NOTFOUND) {
-        rc = 0;
-    }
-    if (rc != 0 || (rc = mdb_txn_commit(txn)) != 0) {
-        txn = NULL;
-        inv_msg(msg, msglen, "cannot initialise %s: %s", inv->path, mdb_strerror(rc));
-        e = inv_map_err(rc);
-        goto out;
-    }
-    txn = NULL;
-out:
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-    if (e != PW_OK) {
-        if (env != NULL)
-            mdb_env_close(env);
+    if ((e = pw_lmdb_open(&o, &inv->env, dbi, msg, msglen)) != PW_OK)
         return e;
-    }
-    inv->env = env;
+    inv->meta = dbi[0];
+    inv->vm = dbi[1];
+    inv->pool = dbi[2];
     return PW_OK;
 }
 

@@ -11,6 +11,7 @@
 
 #include "inventory.h"
 #include "test_fixture.h"
+#include "test_inv_fixture.h"
 
 #define DAY   INT64_C(86400000)
 #define D(n)  (INT64_C(1793491200000) + (int64_t) ((n) - 1) * DAY)   /* 2026-11-n 00:00Z */
@@ -52,34 +53,6 @@ vm(const char *name, const char *tenant, double vcpus, int64_t delivered, int64_
     v.terminated_ms = terminated;
     v.requested_ms = INT64_MIN;
     return v;
-}
-
-typedef struct fx {
-    char         *dir;
-    pw_inventory *inv;
-} fx;
-
-static int
-setup(void **state)
-{
-    fx  *f = calloc(1, sizeof *f);
-    char msg[256];
-
-    f->dir = tf_tmpdir();
-    assert_int_equal(pw_inventory_open(f->dir, false, &f->inv, msg, sizeof msg), PW_OK);
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    fx *f = *state;
-
-    pw_inventory_close(f->inv);
-    tf_rmdir(f->dir);
-    free(f);
-    return 0;
 }
 
 static void

@@ -73,10 +73,11 @@ typedef struct pw_points_ops {
      * Optional (NULL: the engine keeps no rollups and the store computes
      * buckets from raw points). Calls cb for each bucket of series_id at
      * res with from <= start <= to, in time order, complete up to the
-     * newest point stored. Returns an LMDB code like range.
+     * newest point stored, with start and the fields in cols (PW_ROLLUP_*,
+     * store.h) filled and the others 0. Returns an LMDB code like range.
      */
     int  (*rollups)(void *state, MDB_txn *txn, uint64_t series_id, pw_res res, int64_t from,
-                    int64_t to, pw_store_rollup_cb cb, void *ctx);
+                    int64_t to, unsigned cols, pw_store_rollup_cb cb, void *ctx);
 
     /*
      * Optional background work in a write txn: roll up, merge, expire. Does

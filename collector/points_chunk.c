@@ -927,65 +927,139 @@ pwc_fold_range(pwc *p, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, int6
  * count is nearly constant, last_ts nearly regular.
  */
 
+/* The decoded columns of one block; reused from block to block of a read. */
+typedef struct pwc_cols pwc_cols;
+struct pwc_cols {
+    size_t   cap, n;                /* buckets room, buckets decoded */
+    int64_t *ts, *ts2;              /* bucket starts; a later column's, to check */
+    double  *buf[PWC_NCOLS];        /* column k, when decoded */
+    double  *v[PWC_NCOLS];          /* column k: buf[k], or zero if not asked for */
+    double  *zero;                  /* cap zeros: the fields not asked for */
+    double  *spare;                 /* a column decoded for its starts alone */
+};
+
+static void
+pwc_cols_free(pwc_cols *c)
+{
+    free(c->ts);
+    free(c->ts2);
+    free(c->zero);
+    free(c->spare);
+    for (int k = 0; k < PWC_NCOLS; k++)
+        free(c->buf[k]);
+    memset(c, 0, sizeof *c);
+}
+
 static int
-pwc_block_decode(const MDB_val *v, pw_rollup **out, size_t *n)
+pwc_cols_grow(pwc_cols *c, size_t n)
+{
+    size_t cap = c->cap ? c->cap : 512;
+
+    if (n <= c->cap)
+        return 0;
+    while (cap < n)
+        cap *= 2;
+    pwc_cols_free(c);
+    c->ts = malloc(cap * sizeof *c->ts);
+    c->ts2 = malloc(cap * sizeof *c->ts2);
+    c->zero = calloc(cap, sizeof *c->zero);
+    c->spare = malloc(cap * sizeof *c->spare);
+    if (c->ts == NULL || c->ts2 == NULL || c->zero == NULL || c->spare == NULL)
+        goto nomem;
+    for (int k = 0; k < PWC_NCOLS; k++)
+        if ((c->buf[k] = malloc(cap * sizeof *c->buf[k])) == NULL)
+            goto nomem;
+    c->cap = cap;
+    return 0;
+nomem:
+    pwc_cols_free(c);
+    return ENOMEM;
+}
+
+/*
+ * Decodes the columns in cols (bit k: column k, as PW_ROLLUP_*) of block v
+ * into c: c->ts the bucket starts, c->v[k] the column or zeros, c->n the
+ * buckets. The others are skipped by their length alone, undecoded: that
+ * is the point of storing columns apart. With cols 0 the starts come from
+ * the count column, the cheapest (nearly constant).
+ */
+static int
+pwc_cols_decode(const MDB_val *v, unsigned cols, pwc_cols *c)
 {
     const unsigned char *p = v->mv_data, *end = p + v->mv_size;
-    pw_rollup           *r = NULL;
-    size_t               cnt = 0;
-    int                  rc = MDB_CORRUPTED;
+    unsigned             want = cols != 0 ? cols : PW_ROLLUP_COUNT;
+    bool                 first = true;
+    int                  rc;
 
-    *out = NULL;
-    *n = 0;
+    c->n = 0;
     if (v->mv_size < 2 || p[0] != PWC_BLOCK_VERSION || p[1] != PWC_NCOLS)
         return MDB_CORRUPTED;
     p += 2;
     for (int col = 0; col < PWC_NCOLS; col++) {
-        pw_chunk_iter it;
-        uint32_t      len;
-        int64_t       ts;
-        double        val;
-        size_t        i = 0;
-        int           st;
+        uint32_t len, cnt;
+        size_t   got;
+        double  *dst;
 
         if (end - p < 4)
-            goto fail;
+            return MDB_CORRUPTED;
         len = pw_get_be32(p);
         p += 4;
         if ((size_t) (end - p) < len)
-            goto fail;
-        if (col == 0) {
-            cnt = pw_chunk_count(p, len);
-            if ((r = calloc(cnt ? cnt : 1, sizeof *r)) == NULL) {
-                rc = ENOMEM;
-                goto fail;
-            }
+            return MDB_CORRUPTED;
+        if (!(want & (1u << col))) {
+            p += len;
+            continue;
         }
-        if (pw_chunk_iter_init(&it, p, len) != PW_OK)
-            goto fail;
-        while ((st = pw_chunk_iter_next(&it, &ts, &val)) == 1) {
-            if (i >= cnt)
-                goto fail;
-            r[i].start = ts;
-            switch (col) {
-            case 0: r[i].min = val; break;
-            case 1: r[i].max = val; break;
-            case 2: r[i].sum = val; break;
-            case 3: r[i].last = val; break;
-            case 4: r[i].last_ts = (int64_t) val; break;
-            default: r[i].count = (uint64_t) val; break;
-            }
-            i++;
-        }
-        if (st != 0 || i != cnt)
-            goto fail;
+        cnt = pw_chunk_count(p, len);
+        if (first && (rc = pwc_cols_grow(c, cnt)) != 0)
+            return rc;
+        if (!first && cnt != c->n)
+            return MDB_CORRUPTED;
+        dst = cols & (1u << col) ? c->buf[col] : c->spare;
+        if (pw_chunk_decode(p, len, first ? c->ts : c->ts2, dst, c->cap, &got) != PW_OK || got != cnt)
+            return MDB_CORRUPTED;
+        /* every column carries the same starts */
+        if (!first && memcmp(c->ts, c->ts2, cnt * sizeof *c->ts) != 0)
+            return MDB_CORRUPTED;
+        c->n = cnt;
+        first = false;
         p += len;
     }
-    *out = r;
-    *n = cnt;
+    for (int col = 0; col < PWC_NCOLS; col++)
+        c->v[col] = cols & (1u << col) ? c->buf[col] : c->zero;
     return 0;
-fail:
-    free(r);
+}
+
+/* Bucket i of decoded columns c. */
+static void
+pwc_cols_bucket(const pwc_cols *c, size_t i, pw_rollup *r)
+{
+    r->start = c->ts[i];
+    r->min = c->v[0][i];
+    r->max = c->v[1][i];
+    r->sum = c->v[2][i];
+    r->last = c->v[3][i];
+    r->last_ts = (int64_t) c->v[4][i];
+    r->count = (uint64_t) c->v[5][i];
+}
+
+/* Every bucket of block v into *out (malloc'd, the caller's; NULL when *n is 0). */
+static int
+pwc_block_decode(const MDB_val *v, pw_rollup **out, size_t *n)
+{
+    pwc_cols c = { 0 };
+    int      rc = pwc_cols_decode(v, PW_ROLLUP_ALL, &c);
+
+    *out = NULL;
+    *n = 0;
+    if (rc == 0 && c.n > 0 && (*out = malloc(c.n * sizeof **out)) == NULL)
+        rc = ENOMEM;
+    if (rc == 0) {
+        for (size_t i = 0; i < c.n; i++)
+            pwc_cols_bucket(&c, i, &(*out)[i]);
+        *n = c.n;
+    }
+    pwc_cols_free(&c);
     return rc;
 }
 
@@ -1095,9 +1169,21 @@ pwc_get_i64(MDB_txn *txn, MDB_dbi dbi, const unsigned char *key, size_t klen, in
     return rc;
 }
 
+/* The fields of r outside cols set to 0 (buckets computed from raw points have them all). */
+static void
+pwc_mask(pw_rollup *r, unsigned cols)
+{
+    if (!(cols & PW_ROLLUP_MIN)) r->min = 0;
+    if (!(cols & PW_ROLLUP_MAX)) r->max = 0;
+    if (!(cols & PW_ROLLUP_SUM)) r->sum = 0;
+    if (!(cols & PW_ROLLUP_LAST)) r->last = 0;
+    if (!(cols & PW_ROLLUP_LAST_TS)) r->last_ts = 0;
+    if (!(cols & PW_ROLLUP_COUNT)) r->count = 0;
+}
+
 static int
 pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, int64_t to,
-            pw_store_rollup_cb cb, void *ctx)
+            unsigned cols, pw_store_rollup_cb cb, void *ctx)
 {
     pwc          *p = state;
     unsigned char mk[9], bk[17];
@@ -1105,6 +1191,8 @@ pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, in
     MDB_cursor   *cur;
     MDB_val       k = { 17, bk }, v;
     pwc_fold      f;
+    pwc_cols      c = { 0 };
+    pw_rollup     r;
     int           rc, stop = 0;
 
     if (res <= PW_RES_RAW || res >= PW_RES_COUNT_ || from > to)
@@ -1114,32 +1202,30 @@ pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, in
     rc = pwc_get_i64(txn, p->mark, mk, 9, &mark);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
-    /* Stored buckets below the mark. */
+    /* Stored buckets below the mark: the blocks of [from, to] in one cursor pass. */
     if (mark > from) {
         if ((rc = mdb_cursor_open(txn, p->rollups, &cur)) != 0)
             return rc;
         pwc_key_block(bk, id, res, pw_time_floor(from, pwc_block[res]));
         for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            pw_rollup *r;
-            size_t     n;
-
             if (k.mv_size != 17 || memcmp(k.mv_data, mk, 9) != 0)
                 break;
             if (pw_get_ts((unsigned char *) k.mv_data + 9) > to)
                 break;
-            if ((rc = pwc_block_decode(&v, &r, &n)) != 0)
+            if ((rc = pwc_cols_decode(&v, cols, &c)) != 0)
                 break;
-            for (size_t i = 0; i < n && !stop; i++) {
-                if (r[i].start < from || r[i].start >= mark)
+            for (size_t i = 0; i < c.n && !stop; i++) {
+                if (c.ts[i] < from || c.ts[i] >= mark)
                     continue;
-                if (r[i].start > to)
+                if (c.ts[i] > to)
                     break;
-                stop = cb(ctx, &r[i]) != 0;
+                pwc_cols_bucket(&c, i, &r);
+                stop = cb(ctx, &r) != 0;
             }
-            free(r);
         }
         mdb_cursor_close(cur);
+        pwc_cols_free(&c);
         if (rc != 0 && rc != MDB_NOTFOUND)
             return rc;
         if (stop)
@@ -1149,8 +1235,10 @@ pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, in
     /* The rest from raw points. */
     if ((rc = pwc_fold_range(p, txn, id, res, from, to + w, &f)) == 0)
         for (size_t i = 0; i < f.n && !stop; i++)
-            if (f.out[i].start <= to)
+            if (f.out[i].start <= to) {
+                pwc_mask(&f.out[i], cols);
                 stop = cb(ctx, &f.out[i]) != 0;
+            }
     free(f.out);
     return rc;
 }

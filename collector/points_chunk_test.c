@@ -363,6 +363,50 @@ assert_buckets(ctx *c, const model *m, pw_res res, int64_t from, int64_t to)
     }
 }
 
+/* Same bits (NaN payloads and -0.0 too). */
+static bool
+same_double(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/*
+ * pw_store_rollups_cols for every subset of the fields: the buckets of a
+ * full read, with the fields asked for equal to it and the others 0.
+ */
+static void
+assert_cols_match(ctx *c, pw_res res, int64_t from, int64_t to)
+{
+    static buckets full, sub;
+    pw_store_txn  *t;
+
+    assert_int_equal(pw_store_read_begin(c->s, &t), PW_OK);
+    full.n = 0;
+    assert_int_equal(pw_store_rollups(t, series_id(c), res, from, to, collect_bucket, &full), PW_OK);
+    assert_true(full.n > 0);
+    for (unsigned cols = 0; cols <= PW_ROLLUP_ALL; cols++) {
+        sub.n = 0;
+        assert_int_equal(pw_store_rollups_cols(t, series_id(c), res, from, to, cols, collect_bucket, &sub), PW_OK);
+        if (sub.n != full.n)
+            fail_msg("%s cols %#x: %zu buckets, a full read %zu", pw_res_name(res), cols, sub.n, full.n);
+        for (size_t i = 0; i < full.n; i++) {
+            const pw_rollup *a = &sub.r[i], *b = &full.r[i];
+            bool ok = a->start == b->start
+                && same_double(a->min, cols & PW_ROLLUP_MIN ? b->min : 0)
+                && same_double(a->max, cols & PW_ROLLUP_MAX ? b->max : 0)
+                && same_double(a->sum, cols & PW_ROLLUP_SUM ? b->sum : 0)
+                && same_double(a->last, cols & PW_ROLLUP_LAST ? b->last : 0)
+                && a->last_ts == (cols & PW_ROLLUP_LAST_TS ? b->last_ts : 0)
+                && a->count == (cols & PW_ROLLUP_COUNT ? b->count : 0);
+
+            if (!ok)
+                fail_msg("%s cols %#x bucket %zu (start %lld) differs from a full read", pw_res_name(res), cols,
+                         i, (long long) b->start);
+        }
+    }
+    pw_store_read_end(t);
+}
+
 static void
 test_rollups_equal_recomputation(void **state)
 {
@@ -386,11 +430,15 @@ test_rollups_equal_recomputation(void **state)
     /* before any upkeep: every bucket computed from raw points */
     for (int r = PW_RES_5M; r < PW_RES_COUNT_; r++)
         assert_buckets(&c, &want, (pw_res) r, T0, end);
+    assert_cols_match(&c, PW_RES_5M, T0, end);
     /* after upkeep: stored buckets plus the newest from raw */
     maintain_all(&c, end + 60000, keep_all);
     for (int r = PW_RES_5M; r < PW_RES_COUNT_; r++) {
         assert_buckets(&c, &want, (pw_res) r, T0, end);
         assert_buckets(&c, &want, (pw_res) r, T0 + DAY + 3600000, end - 7200000);
+        /* and read by column: stored blocks, then the newest from raw */
+        assert_cols_match(&c, (pw_res) r, T0, end);
+        assert_cols_match(&c, (pw_res) r, T0 + DAY + 3600000, end - 7200000);
     }
     /* a late point in rolled-up time: buckets follow once upkeep ran */
     write_points(&c, (int64_t[]) { T0 + 90001 }, (double[]) { 1e6 }, 1);

@@ -544,6 +544,36 @@ pw_store_read_end(pw_store_txn *t)
     store_txn_free(t);
 }
 
+pw_err
+pw_store_read_begin_beside(pw_store_txn *held, pw_store_txn **out)
+{
+    pw_store     *s = held->s;
+    pw_store_txn *t;
+    int           rc;
+
+    *out = NULL;
+    if (held->write)
+        return pws_failf(s, PW_EINVAL, "begin read transaction: beside a write transaction");
+    if ((t = calloc(1, sizeof *t)) == NULL)
+        return pws_failf(s, PW_ENOMEM, "begin read transaction: out of memory");
+    t->s = s;
+    /* The gate without waiting for a pending remap: held keeps active above 0,
+     * so the remap cannot start before this txn ends too (store_remap). */
+    pthread_mutex_lock(&s->lock);
+    s->active++;
+    pthread_mutex_unlock(&s->lock);
+    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn)) != 0) {
+        store_gate_leave(s);
+        free(t);
+        if (rc == MDB_MAP_RESIZED)
+            return pws_failf(s, PW_EAGAIN, "begin read transaction: the map grew; not adopted while "
+                             "another transaction is open");
+        return pws_fail(s, rc, "begin read transaction");
+    }
+    *out = t;
+    return PW_OK;
+}
+
 pw_store *
 pw_store_txn_store(const pw_store_txn *t)
 {
@@ -593,10 +623,23 @@ typedef struct store_fold store_fold;
 struct store_fold {
     pw_rollup_fold     f;
     int64_t            to;
+    unsigned           cols;
     pw_store_rollup_cb cb;
     void              *ctx;
     int                stopped;
 };
+
+/* The fields of r outside cols set to 0 (pw_store_rollups_cols). */
+static void
+store_rollup_mask(pw_rollup *r, unsigned cols)
+{
+    if (!(cols & PW_ROLLUP_MIN)) r->min = 0;
+    if (!(cols & PW_ROLLUP_MAX)) r->max = 0;
+    if (!(cols & PW_ROLLUP_SUM)) r->sum = 0;
+    if (!(cols & PW_ROLLUP_LAST)) r->last = 0;
+    if (!(cols & PW_ROLLUP_LAST_TS)) r->last_ts = 0;
+    if (!(cols & PW_ROLLUP_COUNT)) r->count = 0;
+}
 
 static int
 store_fold_point(void *ctx, int64_t ts, double v)
@@ -604,16 +647,18 @@ store_fold_point(void *ctx, int64_t ts, double v)
     store_fold *sf = ctx;
     pw_rollup   done;
 
-    if (pw_rollup_fold_add(&sf->f, ts, v, &done) && done.start <= sf->to)
+    if (pw_rollup_fold_add(&sf->f, ts, v, &done) && done.start <= sf->to) {
+        store_rollup_mask(&done, sf->cols);
         sf->stopped = sf->cb(sf->ctx, &done) != 0;
+    }
     return sf->stopped;
 }
 
 pw_err
-pw_store_rollups(pw_store_txn *t, uint64_t series_id, pw_res res, int64_t from, int64_t to,
-                 pw_store_rollup_cb cb, void *ctx)
+pw_store_rollups_cols(pw_store_txn *t, uint64_t series_id, pw_res res, int64_t from, int64_t to,
+                      unsigned cols, pw_store_rollup_cb cb, void *ctx)
 {
-    store_fold sf = { .to = to, .cb = cb, .ctx = ctx };
+    store_fold sf = { .to = to, .cols = cols & PW_ROLLUP_ALL, .cb = cb, .ctx = ctx };
     pw_rollup  done;
     int64_t    w = pw_res_ms(res);
     int        rc;
@@ -621,7 +666,7 @@ pw_store_rollups(pw_store_txn *t, uint64_t series_id, pw_res res, int64_t from, 
     if (w <= 0)
         return pws_failf(t->s, PW_EINVAL, "rollups: resolution %d is not a rollup", (int) res);
     if (t->s->points->rollups != NULL) {
-        rc = t->s->points->rollups(t->s->points_state, t->txn, series_id, res, from, to, cb, ctx);
+        rc = t->s->points->rollups(t->s->points_state, t->txn, series_id, res, from, to, sf.cols, cb, ctx);
         return pws_fail(t->s, rc, "read rollups");
     }
     if (from > to)
@@ -632,9 +677,18 @@ pw_store_rollups(pw_store_txn *t, uint64_t series_id, pw_res res, int64_t from, 
     from = pw_time_floor(from, w);
     rc = t->s->points->range(t->s->points_state, t->txn, series_id, from + 1,
                              pw_time_floor(to, w) + w, store_fold_point, &sf);
-    if (rc == 0 && !sf.stopped && pw_rollup_fold_end(&sf.f, &done) && done.start <= to)
+    if (rc == 0 && !sf.stopped && pw_rollup_fold_end(&sf.f, &done) && done.start <= to) {
+        store_rollup_mask(&done, sf.cols);
         cb(ctx, &done);
+    }
     return pws_fail(t->s, rc, "read points for rollups");
+}
+
+pw_err
+pw_store_rollups(pw_store_txn *t, uint64_t series_id, pw_res res, int64_t from, int64_t to,
+                 pw_store_rollup_cb cb, void *ctx)
+{
+    return pw_store_rollups_cols(t, series_id, res, from, to, PW_ROLLUP_ALL, cb, ctx);
 }
 
 pw_err

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1026,6 +1027,53 @@ test_reader_other_process(void **state)
     pw_store_close(s);
 }
 
+static void *
+ts_grow_main(void *arg)
+{
+    return (void *) (intptr_t) pw_store_grow(arg);
+}
+
+/*
+ * pw_store_read_begin_beside: a snapshot of its own (the newest, not the
+ * held one's), refused beside a write txn, and no wait for a map resize
+ * that is itself waiting for the held txn (pw_store_read_begin could hang
+ * there when the grower gets in first).
+ */
+static void
+test_read_beside(void **state)
+{
+    const char   *dir = *state;
+    pw_store     *s = NULL;
+    pw_store_txn *held, *b, *w;
+    pthread_t     grower;
+    void         *res;
+
+    assert_int_equal(pw_store_open(dir, 0, &s, NULL, 0), PW_OK);
+    ts_fill(s, 1, 1);
+    assert_int_equal(pw_store_read_begin(s, &held), PW_OK);
+    ts_fill(s, 2, 1);
+    assert_int_equal(pw_store_read_begin_beside(held, &b), PW_OK);
+    assert_int_equal(ts_child_count(s, held), 100);
+    assert_int_equal(ts_child_count(s, b), 200);
+    pw_store_read_end(b);
+    /* a resize waits for held; a txn beside it must not wait for the resize */
+    assert_int_equal(pthread_create(&grower, NULL, ts_grow_main, s), 0);
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(pw_store_read_begin_beside(held, &b), PW_OK);
+        assert_int_equal(ts_child_count(s, b), 200);
+        pw_store_read_end(b);
+    }
+    pw_store_read_end(held);
+    assert_int_equal(pthread_join(grower, &res), 0);
+    assert_int_equal((intptr_t) res, PW_OK);
+    /* beside a write txn: refused */
+    assert_int_equal(pw_store_write_begin(s, &w), PW_OK);
+    assert_int_equal(pw_store_read_begin_beside(w, &b), PW_EINVAL);
+    assert_null(b);
+    pw_store_write_abort(w);
+    pw_store_close(s);
+}
+
 int
 main(void)
 {
@@ -1044,6 +1092,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_reader_other_process, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_formats, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_series_cache_abort, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_read_beside, ts_setup, ts_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,21 +4,28 @@
  * Two passes: the series index is scanned once per metric and every series
  * matched to a VM is noted (VM, metric, series id); the notes are sorted by
  * VM, and each VM's buckets are then read into arrays sized for its spans,
- * reused from VM to VM, so memory is one VM's buckets whatever n is.
+ * reused from VM to VM, so memory is one VM's buckets whatever n is (per
+ * thread: the second pass splits the VMs over the cores). Reading the
+ * buckets is nearly all the time of a monthly report, so only the fields
+ * used are decoded (us_read_cols).
  */
 #include "usage.h"
 #include "sort.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "series.h"
 
 #define US_UUID_LEN 16
 #define US_DAY_MS   INT64_C(86400000)
 #define US_MAX_SPAN (INT64_C(400) * US_DAY_MS)
+#define US_MAX_THREADS 4        /* VMs are read on up to this many threads (the cores) */
+#define US_MIN_SHARE   64       /* and no thread for fewer VMs than this */
 
 enum {
     US_M_CPU, US_M_AVAIL, US_M_UNUSED, US_M_RSS, US_M_RX, US_M_TX, US_M_DCAP, US_M_DALLOC, US_M_STATE,
@@ -247,6 +254,7 @@ typedef struct us_read {
     bool      have_prev;
     double    prev_last;
     int64_t   prev_ts;
+    int64_t   next_off, next_slot;  /* the slot of the bucket after the last one */
 } us_read;
 
 static int
@@ -255,8 +263,15 @@ us_rollup_cb(void *ctx, const pw_rollup *r)
     us_read  *rd = ctx;
     us_slots *s = rd->s;
     int64_t   off = r->start - s->from;
-    bool      in = off >= 0 && off / s->w < (int64_t) s->n;
-    size_t    i = in ? (size_t) (off / s->w) : 0;
+    /* buckets come in time order, mostly one after the other: no division for those */
+    int64_t   slot = off == rd->next_off ? rd->next_slot : off >= 0 ? off / s->w : -1;
+    bool      in = slot >= 0 && slot < (int64_t) s->n;
+    size_t    i = in ? (size_t) slot : 0;
+
+    if (slot >= 0) {
+        rd->next_slot = slot + 1;
+        rd->next_off = off + s->w;
+    }
 
     if (rd->counter) {
         if (rd->have_prev && in && r->last_ts > rd->prev_ts) {
@@ -273,6 +288,19 @@ us_rollup_cb(void *ctx, const pw_rollup *r)
     if (in)
         rd->dst[i] = rd->last ? r->last : r->sum / (double) r->count;
     return 0;
+}
+
+/*
+ * The bucket fields us_rollup_cb reads, the only ones decoded (a month of
+ * 5-minute buckets is most of a report's time): counters their last value,
+ * its time and min (a reset), gauges their average, the state its last.
+ */
+static unsigned
+us_read_cols(const us_read *rd)
+{
+    if (rd->counter)
+        return PW_ROLLUP_MIN | PW_ROLLUP_LAST | PW_ROLLUP_LAST_TS;
+    return rd->last ? PW_ROLLUP_LAST : PW_ROLLUP_SUM | PW_ROLLUP_COUNT;
 }
 
 /* Disk: the newest daily value of each device series; a newer day restarts the sums. */
@@ -383,7 +411,7 @@ us_one(pw_store_txn *t, const pw_usage_vm *vm, const us_note *notes, size_t nn, 
         s->cpu[i] = s->avail[i] = s->unused[i] = s->rss[i] = s->net[i] = s->state[i] = NAN;
     for (k = 0; k < nn; k++) {
         const us_note *no = &notes[k];
-        us_read        rd = { .s = s };
+        us_read        rd = { .s = s, .next_off = -1 };
         us_disk        dk = { NAN, INT64_MIN };
 
         switch (no->metric) {
@@ -396,7 +424,8 @@ us_one(pw_store_txn *t, const pw_usage_vm *vm, const us_note *notes, size_t nn, 
         case US_M_STATE:  rd.dst = s->state; rd.last = true; has_state = true; break;
         default:
             /* disk: daily last values, enough for "used at the end" and cheap */
-            if ((e = pw_store_rollups(t, no->id, PW_RES_1D, from - US_DAY_MS, to - 1, us_disk_cb, &dk)) != PW_OK)
+            if ((e = pw_store_rollups_cols(t, no->id, PW_RES_1D, from - US_DAY_MS, to - 1,
+                                           PW_ROLLUP_LAST | PW_ROLLUP_LAST_TS, us_disk_cb, &dk)) != PW_OK)
                 return e;
             if (dk.ts != INT64_MIN) {
                 int j = no->metric == US_M_DCAP ? 0 : 1;
@@ -411,8 +440,8 @@ us_one(pw_store_txn *t, const pw_usage_vm *vm, const us_note *notes, size_t nn, 
             continue;
         }
         /* counters need the bucket before the first one for its first increase */
-        if ((e = pw_store_rollups(t, no->id, res, rd.counter ? from - w : from, to - 1, us_rollup_cb, &rd))
-            != PW_OK)
+        if ((e = pw_store_rollups_cols(t, no->id, res, rd.counter ? from - w : from, to - 1,
+                                       us_read_cols(&rd), us_rollup_cb, &rd)) != PW_OK)
             return e;
     }
     /* cpu % */
@@ -470,14 +499,74 @@ us_one(pw_store_txn *t, const pw_usage_vm *vm, const us_note *notes, size_t nn, 
     return PW_OK;
 }
 
+/* ---- VMs over threads ----------------------------------------------------- */
+
+/* One thread's share: VMs [lo, hi) with their notes, in its own read txn. */
+typedef struct us_work {
+    pw_store_txn      *t;          /* NULL: not begun (the caller's thread does the share) */
+    const pw_usage_vm *vms;
+    const us_note     *notes;      /* from the share's first VM on, sorted by VM */
+    size_t             nnotes;
+    size_t             lo, hi;
+    pw_res             res;
+    pw_usage          *out;
+    pw_err             e;
+    size_t             bad;        /* the VM e is about */
+    pthread_t          th;
+    bool               started;
+} us_work;
+
+static void
+us_work_do(us_work *w, pw_store_txn *t)
+{
+    us_slots s = { 0 };
+    size_t   k = 0;
+
+    w->e = PW_OK;
+    for (size_t i = w->lo; i < w->hi; i++) {
+        size_t k0 = k;
+
+        while (k < w->nnotes && w->notes[k].vm == i)
+            k++;
+        if ((w->e = us_one(t, &w->vms[i], w->notes + k0, k - k0, w->res, &s, &w->out[i])) != PW_OK) {
+            w->bad = i;
+            break;
+        }
+    }
+    us_slots_free(&s);
+}
+
+static void *
+us_work_main(void *arg)
+{
+    us_work *w = arg;
+
+    us_work_do(w, w->t);
+    return NULL;
+}
+
+/* Threads for n VMs: the cores, but no thread for fewer than US_MIN_SHARE VMs. */
+static size_t
+us_nthreads(size_t n)
+{
+    long   cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t k = cores < 1 ? 1 : (size_t) cores;
+
+    if (k > US_MAX_THREADS)
+        k = US_MAX_THREADS;
+    if (k > n / US_MIN_SHARE)
+        k = n / US_MIN_SHARE;
+    return k < 1 ? 1 : k;
+}
+
 pw_err
 pw_usage_collect(pw_store_txn *t, const pw_usage_vm *vms, size_t n, const char *const *known_uuids,
                  size_t nknown, pw_res res, pw_usage *out, char *msg, size_t msglen)
 {
     us_ctx   c = { 0 };
-    us_slots s = { 0 };
+    us_work  w[US_MAX_THREADS];
+    size_t   i, nw = 0;
     pw_err   e = PW_OK;
-    size_t   i, k;
 
     if (msglen > 0)
         msg[0] = '\0';
@@ -514,19 +603,49 @@ pw_usage_collect(pw_store_txn *t, const pw_usage_vm *vms, size_t n, const char *
         }
     }
     pw_qsort(c.notes, c.nnotes, sizeof *c.notes, us_note_cmp);
-    for (i = 0, k = 0; i < n; i++) {
-        size_t k0 = k;
+    /*
+     * The VMs in contiguous shares, one per thread, each thread in a read txn
+     * of its own (pw_store_read_begin_beside), the first share in the
+     * caller's. Every VM's figures depend on its own buckets only, so the
+     * result is the same whatever the split; a share whose txn cannot begin
+     * is done here afterwards.
+     */
+    nw = us_nthreads(n);
+    for (i = 0; i < nw; i++) {
+        size_t lo = n * i / nw, k = 0;
 
-        while (k < c.nnotes && c.notes[k].vm == i)
+        while (k < c.nnotes && c.notes[k].vm < lo)     /* notes are few per VM: fine */
             k++;
-        if ((e = us_one(t, &vms[i], c.notes + k0, k - k0, res, &s, &out[i])) != PW_OK) {
-            snprintf(msg, msglen, "usage of VM %s: %s", vms[i].name,
+        w[i] = (us_work) { .vms = vms, .notes = c.notes + k, .nnotes = c.nnotes - k, .lo = lo,
+                           .hi = n * (i + 1) / nw, .res = res, .out = out };
+    }
+    for (i = 1; i < nw; i++) {
+        if (pw_store_read_begin_beside(t, &w[i].t) != PW_OK)
+            continue;
+        if (pthread_create(&w[i].th, NULL, us_work_main, &w[i]) != 0) {
+            pw_store_read_end(w[i].t);
+            w[i].t = NULL;
+            continue;
+        }
+        w[i].started = true;
+    }
+    us_work_do(&w[0], t);
+    for (i = 1; i < nw; i++) {
+        if (w[i].started) {
+            pthread_join(w[i].th, NULL);
+            pw_store_read_end(w[i].t);
+        } else if (w[0].e == PW_OK) {
+            us_work_do(&w[i], t);
+        }
+    }
+    for (i = 0; i < nw; i++) {
+        if ((e = w[i].e) != PW_OK) {
+            snprintf(msg, msglen, "usage of VM %s: %s", vms[w[i].bad].name,
                      e == PW_EINVAL ? "its spans are out of order or longer than 400 days" : pw_strerror(e));
             goto out;
         }
     }
 out:
-    us_slots_free(&s);
     free(c.uuids);
     free(c.names);
     free(c.known);

@@ -80,8 +80,18 @@ typedef struct pw_usage {
  * PW_RES_1H or PW_RES_1D) in the read txn t. known_uuids (nknown, may be 0)
  * are the UUIDs of every other VM of the inventory: a series carrying one of
  * them is never matched by name. Bounded memory: one VM's buckets at a
- * time. PW_EINVAL (bad res, a span over 400 days), PW_ENOMEM, store errors
- * (msg says which).
+ * time per thread. PW_EINVAL (bad res, a span over 400 days), PW_ENOMEM,
+ * store errors (msg says which).
+ *
+ * Speed: only the bucket fields the figures need are decoded
+ * (pw_store_rollups_cols), and from 128 VMs on they are spread over the
+ * cores (up to 4 threads, at least 64 VMs each), the first share on the
+ * caller's thread in t, the others each in a read txn of its own begun with
+ * pw_store_read_begin_beside(t) (so t must be a read txn for them; with a
+ * write txn, or if such a txn cannot begin, everything is read in t). Those
+ * snapshots may be newer than t's: for a period already over, the same
+ * data. Every VM's figures depend only on its own buckets, so they are the
+ * same however the VMs are split.
  */
 pw_err pw_usage_collect(pw_store_txn *t, const pw_usage_vm *vms, size_t n,
                         const char *const *known_uuids, size_t nknown, pw_res res,

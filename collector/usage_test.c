@@ -3,7 +3,8 @@
  * from series written into a temporary store: averages, p95 and max of
  * bucket figures, availability, memory from the balloon or RSS, each bucket
  * compared with the allocation of the span it falls in (a resize), buckets
- * outside the spans left out, and the UUID / name matching rule.
+ * outside the spans left out, the UUID / name matching rule, and many VMs
+ * (read on several threads) measured as each alone.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -318,6 +319,66 @@ test_matching(void **state)
     assert_true(isnan(u[1].cpu_avg));
 }
 
+/* Equal figures, NaN equal to NaN. */
+static void
+assert_same_usage(const pw_usage *a, const pw_usage *b, size_t i)
+{
+    const double x[] = { a->cpu_avg, a->cpu_p95, a->cpu_max, a->mem_avg, a->mem_p95, a->disk_used,
+                         a->net_avg, a->net_p95, a->availability };
+    const double y[] = { b->cpu_avg, b->cpu_p95, b->cpu_max, b->mem_avg, b->mem_p95, b->disk_used,
+                         b->net_avg, b->net_p95, b->availability };
+
+    for (size_t k = 0; k < sizeof x / sizeof x[0]; k++)
+        if (!(x[k] == y[k] || (isnan(x[k]) && isnan(y[k]))))
+            fail_msg("VM %zu, figure %zu: %.17g, one by one %.17g", i, k, x[k], y[k]);
+    assert_int_equal(a->buckets, b->buckets);
+    assert_int_equal(a->buckets_cpu, b->buckets_cpu);
+    assert_int_equal(a->matched, b->matched);
+}
+
+/*
+ * Enough VMs to be read on several threads (on a machine with several
+ * cores) give each the figures it gets measured alone, before and after
+ * the rollups are stored (stored blocks are read by column).
+ */
+static void
+test_many_vms_as_one_by_one(void **state)
+{
+    enum { N = 160 };
+    fx                  *f = *state;
+    static char          uuid[N][40], name[N][16];
+    static pw_usage_vm   vms[N];
+    static pw_usage      all[N], one[N];
+    const pw_usage_span  span = { T0 + HOUR, T0 + 6 * HOUR, 2, 4 * GIB };
+    const int64_t        keep[PW_RES_COUNT_] = { 0 };
+
+    for (size_t i = 0; i < N; i++) {
+        vm_spec v = { uuid[i], name[i], 7, i % 2 ? busy_ramp : busy_one, 0.5 + (double) (i % 7) * 0.25,
+                      i % 5 == 0, i % 3 ? run_always : run_first_18 };
+
+        snprintf(uuid[i], sizeof uuid[i], "dddddddd-0000-0000-0000-%012zx", i);
+        snprintf(name[i], sizeof name[i], "vm-%zu", i);
+        if (i != 7)                                 /* one VM without any series */
+            put_vm(f, &v);
+        vms[i] = (pw_usage_vm) { name[i], uuid[i], &span, 1 };
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {                            /* store the rollups */
+            bool more = true;
+
+            while (more)
+                assert_int_equal(pw_store_maintain(f->store, T0 + 30 * 24 * HOUR, keep, 100000, &more), PW_OK);
+        }
+        collect(f, vms, N, NULL, 0, all);
+        for (size_t i = 0; i < N; i++)
+            collect(f, &vms[i], 1, NULL, 0, &one[i]);
+        for (size_t i = 0; i < N; i++)
+            assert_same_usage(&all[i], &one[i], i);
+        assert_true(all[0].matched && !all[7].matched && all[N - 1].matched);
+        assert_near(all[0].cpu_avg, 0.5, 1e-9);     /* busy_one: 1 CPU of 2 */
+    }
+}
+
 int
 main(void)
 {
@@ -327,6 +388,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_averages_and_availability, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_resize_buckets_take_their_span, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_matching, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_many_vms_as_one_by_one, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -143,6 +143,7 @@ function seed() {
 
 // ---- run ----------------------------------------------------------------------------------
 let coll = null, agent = null, browser = null, failed = false;
+const pageLog = [];      // the page's console and failed requests, shown when the test fails
 try {
   fs.mkdirSync(OUT, { recursive: true });
   const tokens = seed();
@@ -177,11 +178,13 @@ try {
   // The API agrees with the hand-worked figures (the page must show them).
   assert.equal(apiPool.allocation_source, 'domains');
   assert.equal(res('cpu').allocated_ratio, 72 / 128);
-  assert.equal(res('cpu').used_ratio, 0.25);
+  // Used CPU is a rate over a window of counters: equal up to rounding (0.24999999999999994).
+  const near = (a, b, what) => assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a}, expected ${b}`);
+  near(res('cpu').used_ratio, 0.25, 'cpu used');
   assert.equal(res('memory').allocated_ratio, 0.75);
-  assert.equal(res('memory').used_ratio, 0.5);
+  near(res('memory').used_ratio, 0.5, 'memory used');
   assert.equal(res('storage').allocated_ratio, 0.2);
-  assert.equal(res('storage').used_ratio, 0.3);
+  near(res('storage').used_ratio, 0.3, 'storage used');
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--lang=zh-CN'] });
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, locale: 'zh-CN', acceptDownloads: true });
@@ -191,6 +194,10 @@ try {
   // Refused calls (the wrong token's 401, a tenant's 403s, no alerts API yet) are the
   // browser's network log, not script errors.
   page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(m.text()); });
+  page.on('console', (m) => pageLog.push(`console ${m.type()}: ${m.text()}`));
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) pageLog.push('navigated: ' + f.url()); });
+  page.on('response', (r) => { if (r.status() >= 400) pageLog.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  page.on('requestfailed', (r) => pageLog.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
   // The page finished rendering the route now in the address bar (not the one before it).
   const ready = () => page.waitForFunction(() => {
     const m = document.querySelector('#main');
@@ -390,8 +397,11 @@ try {
   await ready();
   await page.waitForSelector('.tabulator-row');
   const hostCells = await page.$$eval('.tabulator-row .tabulator-cell[tabulator-field="host"]', (els) => els.map((e) => e.textContent));
-  assert.deepEqual(hostCells, ['node-9']);   // agents, not imported history
-  await page.click('.tabulator-row .tabulator-cell[tabulator-field="host"]');
+  // Agents, not imported history. Only "includes": on a shared machine another test's agent,
+  // still retrying a port this collector now has, can show up too.
+  assert.ok(hostCells.includes('node-9'), JSON.stringify(hostCells));
+  assert.ok(!hostCells.includes('hv1') && !hostCells.includes('hv2'), JSON.stringify(hostCells));
+  await page.click('.tabulator-row .tabulator-cell[tabulator-field="host"]:text-is("node-9")');
   await page.waitForFunction(() => location.hash === '#/host/node-9');
   await ready();
   await page.waitForSelector('.chart[data-chart="memory"] .uplot');
@@ -505,6 +515,7 @@ try {
 } catch (e) {
   failed = true;
   console.error(e);
+  console.error('the page, last 40 events:\n' + pageLog.slice(-40).join('\n'));
   try { console.error(fs.readFileSync(path.join(tmp, 'collector.log'), 'utf8').slice(-3000)); } catch (e2) { /* none */ }
 } finally {
   if (browser) await browser.close();

@@ -4,6 +4,7 @@ Real processes on loopback only (127.0.0.1), each test in its own temp dir.
 Waiting is always for an event - a log line, a query result, a file state -
 with a deadline, never a bare sleep.
 """
+import http.client
 import json
 import os
 import re
@@ -158,3 +159,55 @@ class PoolwatchTest(unittest.TestCase):
 
     def hosts(self):
         return json.loads(self.cli("hosts", "--format", "json").stdout)
+
+
+class ApiCollectorTest(PoolwatchTest):
+    """A collector with its HTTP API on a free port and a config file of the test's own
+    (self.config, written with write_config); tokens, imports and API calls."""
+
+    def setUp(self):
+        super().setUp()
+        self.http_port = free_port()
+        self.config = os.path.join(self.tmp, "collector.yaml")
+
+    def write_config(self, text):
+        with open(self.config, "w") as f:
+            f.write(text)
+
+    def start_api_collector(self, *extra, name="collector"):
+        p = Proc([COLLECTOR, "--listen", self.url, "--data", self.data, "--self-interval", "1s",
+                  "--http", "127.0.0.1:%d" % self.http_port, "--config", self.config, *extra],
+                 os.path.join(self.tmp, name + ".log"))
+        self.procs.append(p)
+        p.wait_log(r"listening on", timeout=10)
+        return p
+
+    def put(self, lines):
+        """Stores Prometheus text lines with `poolwatch import`."""
+        path = os.path.join(self.tmp, "in-%d.prom" % time.monotonic_ns())
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.cli("import", path)
+
+    def token(self, *args):
+        os.makedirs(self.data, exist_ok=True)
+        return self.cli("token", "create", *args).stdout.strip()
+
+    @staticmethod
+    def now_ms():
+        return int(time.time() * 1000)
+
+    def http(self, method, path, token, body=None, ctype="application/json"):
+        """(status, headers by lower-case name, body bytes); a body not bytes or str goes as JSON."""
+        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30 * SLOW)
+        hdrs = {"Authorization": "Bearer " + token}
+        if body is not None:
+            hdrs["Content-Type"] = ctype
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+        try:
+            c.request(method, path, body=body, headers=hdrs)
+            r = c.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            c.close()

@@ -16,10 +16,9 @@ import signal
 import ssl
 import subprocess
 import threading
-import time
 import unittest
 
-from pwtest import CLI, COLLECTOR, SLOW, PoolwatchTest, Proc, free_port, wait_until
+from pwtest import SLOW, ApiCollectorTest, Proc, free_port, wait_until
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 MIN = 60 * 1000
@@ -64,31 +63,10 @@ class Receiver:
         self.server.server_close()
 
 
-class AlertsTest(PoolwatchTest):
-
-    def setUp(self):
-        super().setUp()
-        self.http_port = free_port()
-        self.config = os.path.join(self.tmp, "collector.yaml")
-
-    def write_config(self, text):
-        with open(self.config, "w") as f:
-            f.write(text)
+class AlertsTest(ApiCollectorTest):
 
     def start(self, *extra, name="collector"):
-        p = Proc([COLLECTOR, "--listen", self.url, "--data", self.data, "--self-interval", "1s",
-                  "--http", "127.0.0.1:%d" % self.http_port, "--capacity-interval", "0",
-                  "--alert-interval", "200ms", "--config", self.config, *extra],
-                 os.path.join(self.tmp, name + ".log"))
-        self.procs.append(p)
-        p.wait_log(r"listening on", timeout=10)
-        return p
-
-    def put(self, lines):
-        path = os.path.join(self.tmp, "in-%d.prom" % time.monotonic_ns())
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.cli("import", path)
+        return self.start_api_collector("--capacity-interval", "0", "--alert-interval", "200ms", *extra, name=name)
 
     def alerts(self, *args):
         r = self.cli("alerts", "--format", "json", *args)
@@ -97,22 +75,9 @@ class AlertsTest(PoolwatchTest):
     def names(self, *args):
         return sorted((a["rule"], a["state"]) for a in self.alerts(*args))
 
-    def token(self, *args):
-        os.makedirs(self.data, exist_ok=True)
-        return self.cli("token", "create", *args).stdout.strip()
-
     def api(self, path, token):
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30 * SLOW)
-        try:
-            c.request("GET", path, headers={"Authorization": "Bearer " + token})
-            r = c.getresponse()
-            return r.status, json.loads(r.read() or b"null")
-        finally:
-            c.close()
-
-    @staticmethod
-    def now_ms():
-        return int(time.time() * 1000)
+        st, _, data = self.http("GET", path, token)
+        return st, json.loads(data or b"null")
 
     # ---- backtest over a month of imported data ------------------------------------
 

@@ -8,7 +8,6 @@ from the libvirt test-driver host (tests/fixtures/hypervisor/host.xml). The fore
 test imports 30 days of ratio history with known answers. Every wait is on a query
 result or a log line.
 """
-import http.client
 import json
 import os
 import re
@@ -18,7 +17,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from pwtest import AGENT, CLI, COLLECTOR, FIXTURES, SLOW, PoolwatchTest, Proc, free_port, wait_until
+from pwtest import AGENT, FIXTURES, ApiCollectorTest, wait_until
 
 BASIC = os.path.join(FIXTURES, "basic")
 HV_XML = os.path.abspath(os.path.join(FIXTURES, "hypervisor", "host.xml"))
@@ -32,33 +31,14 @@ def agent_has_hypervisor():
     return "--hypervisor" in r.stdout + r.stderr
 
 
-class PoolsTest(PoolwatchTest):
-
-    def setUp(self):
-        super().setUp()
-        self.http_port = free_port()
-        self.config = os.path.join(self.tmp, "collector.yaml")
-
-    def write_config(self, text):
-        with open(self.config, "w") as f:
-            f.write(text)
+class PoolsTest(ApiCollectorTest):
 
     def start(self, *extra, interval="200ms"):
-        p = Proc([COLLECTOR, "--listen", self.url, "--data", self.data, "--self-interval", "1s",
-                  "--http", "127.0.0.1:%d" % self.http_port, "--capacity-interval", interval,
-                  "--config", self.config, *extra], os.path.join(self.tmp, "collector.log"))
-        self.procs.append(p)
-        p.wait_log(r"listening on", timeout=10)
-        return p
+        return self.start_api_collector("--capacity-interval", interval, *extra)
 
     def node_agent(self, name, host):
         return self.agent("--proc-root", os.path.join(BASIC, "proc"),
                           "--sys-root", os.path.join(BASIC, "sys"), name=name, host=host)
-
-    def token(self, *args):
-        os.makedirs(self.data, exist_ok=True)
-        r = self.cli("token", "create", *args)
-        return r.stdout.strip()
 
     def pools(self, *args):
         r = self.cli("pools", "--format", "json", *args)
@@ -73,13 +53,8 @@ class PoolsTest(PoolwatchTest):
         return next(r for r in pool["resources"] if r["resource"] == name)
 
     def get(self, path, token):
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30 * SLOW)
-        try:
-            c.request("GET", path, headers={"Authorization": "Bearer " + token})
-            r = c.getresponse()
-            return r.status, r.read()
-        finally:
-            c.close()
+        st, _, data = self.http("GET", path, token)
+        return st, data
 
     def storage_by_hand(self, hosts):
         """Sum over hosts of the distinct devices' sizes, local file systems only."""

@@ -7,65 +7,23 @@ the reason.
 
 Data comes from `poolwatch import`; every wait is on a receiver's message or the API.
 """
-import http.client
 import json
-import os
 import time
 import unittest
 
-from pwtest import COLLECTOR, SLOW, PoolwatchTest, Proc, free_port, wait_until
+from pwtest import SLOW, ApiCollectorTest, wait_until
 from test_alerts import Receiver
 
 
-class SilencesApiTest(PoolwatchTest):
-
-    def setUp(self):
-        super().setUp()
-        self.http_port = free_port()
-        self.config = os.path.join(self.tmp, "collector.yaml")
-
-    def write_config(self, text):
-        with open(self.config, "w") as f:
-            f.write(text)
+class SilencesApiTest(ApiCollectorTest):
 
     def start(self):
-        p = Proc([COLLECTOR, "--listen", self.url, "--data", self.data, "--self-interval", "1s",
-                  "--http", "127.0.0.1:%d" % self.http_port, "--capacity-interval", "0",
-                  "--alert-interval", "200ms", "--config", self.config],
-                 os.path.join(self.tmp, "collector.log"))
-        self.procs.append(p)
-        p.wait_log(r"listening on", timeout=10)
-        return p
-
-    def put(self, lines):
-        path = os.path.join(self.tmp, "in-%d.prom" % time.monotonic_ns())
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.cli("import", path)
-
-    def token(self, *args):
-        os.makedirs(self.data, exist_ok=True)
-        return self.cli("token", "create", *args).stdout.strip()
-
-    @staticmethod
-    def now_ms():
-        return int(time.time() * 1000)
+        return self.start_api_collector("--capacity-interval", "0", "--alert-interval", "200ms")
 
     def call(self, method, path, token, body=None, ctype="application/json"):
         """(status, headers, JSON or None)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30 * SLOW)
-        hdrs = {"Authorization": "Bearer " + token}
-        if body is not None:
-            hdrs["Content-Type"] = ctype
-            if not isinstance(body, (bytes, str)):
-                body = json.dumps(body)
-        try:
-            c.request(method, path, body=body, headers=hdrs)
-            r = c.getresponse()
-            data = r.read()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, json.loads(data or b"null")
-        finally:
-            c.close()
+        st, hdrs, data = self.http(method, path, token, body, ctype)
+        return st, hdrs, json.loads(data or b"null")
 
     def active(self, token):
         st, _, body = self.call("GET", "/api/v1/alerts", token)

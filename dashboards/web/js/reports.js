@@ -124,7 +124,8 @@ export async function renderReports(el, can) {
 
   const q = (s) => el.querySelector(s);
   const form = q('.report-form');
-  const live = () => el.dataset.page === 'reports';     // still this page (main.js routes in place)
+  // Still this rendering of the page (main.js renders every route into the same element).
+  const live = () => form.isConnected;
 
   const showKind = () => {
     const k = form.elements.kind.value;
@@ -179,25 +180,25 @@ export async function renderReports(el, can) {
       } else {
         file = await apiFile(path, params, `${base}.${fmt}`);
       }
-      if (!live()) {
-        if (tab) tab.close();
-        return;
-      }
+      // The file is delivered even when the page was left meanwhile: it was asked for.
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       if (fmt === 'html') {
         if (htmlUrl) URL.revokeObjectURL(htmlUrl);    // the tab of the one before keeps its page
         htmlUrl = URL.createObjectURL(new Blob([file.blob], { type: 'text/html;charset=utf-8' }));
         if (tab) tab.location.replace(htmlUrl);
+        if (!live()) return;
         setBusy(false, '');
         q('.status').innerHTML = h(t('reports.opened', { name: file.name, size: bytes(file.blob.size), s: secs }))
           + ` <a href="${htmlUrl}" target="_blank" rel="noopener" class="html-link">${h(t('reports.open_again'))}</a>`;
       } else {
         saveBlob(file.blob, file.name);
+        if (!live()) return;
         setBusy(false, t('reports.saved', { name: file.name, size: bytes(file.blob.size), s: secs }));
       }
       q('.status').dataset.file = file.name;
     } catch (e) {
       if (tab) tab.close();
+      if (!live()) return;
       setBusy(false, '');
       fail(e);
     }
@@ -215,17 +216,24 @@ export async function renderReports(el, can) {
       const file = await apiFile(`/api/v1/reports/archive/${encodeURIComponent(a.month)}/${encodeURIComponent(a.file)}`,
         null, a.file);
       saveBlob(file.blob, file.name);
+      if (!live()) return;
       setBusy(false, t('reports.saved_archived', { name: file.name, size: bytes(file.blob.size) }));
       q('.status').dataset.file = file.name;
     } catch (e) {
+      if (!live()) return;
       setBusy(false, '');
       fail(e);
     }
   };
 
   try {
-    // Newest month first; the API lists by month, then by name.
-    archive = (await api('/api/v1/reports')).slice().sort((a, b) => (a.month < b.month ? 1 : a.month > b.month ? -1 : 0));
+    // Newest month first, the whole cloud's files before the units'.
+    const key = (a) => [a.month, archivedUnit(a), a.file];
+    archive = (await api('/api/v1/reports')).slice().sort((a, b) => {
+      const [x, y] = [key(a), key(b)];
+      if (x[0] !== y[0]) return x[0] < y[0] ? 1 : -1;
+      return x[1] !== y[1] ? x[1].localeCompare(y[1], 'zh') : x[2] < y[2] ? -1 : x[2] > y[2] ? 1 : 0;
+    });
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
     archiveError = t('error.load', { msg: e.message });

@@ -1,0 +1,100 @@
+/* lmdb_env.c - opening a small LMDB file; see lmdb_env.h. */
+#include "lmdb_env.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "bytes.h"
+
+pw_err
+pw_lmdb_err(int rc)
+{
+    switch (rc) {
+    case 0:                    return PW_OK;
+    case ENOMEM:               return PW_ENOMEM;
+    case MDB_MAP_FULL:
+    case ENOSPC:
+    case EDQUOT:               return PW_EFULL;
+    case MDB_READERS_FULL:
+    case MDB_MAP_RESIZED:      return PW_EAGAIN;
+    case MDB_NOTFOUND:         return PW_ENOENT;
+    case MDB_VERSION_MISMATCH: return PW_EVERSION;
+    default:
+        return rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE ? PW_EDB : PW_EIO;
+    }
+}
+
+pw_err
+pw_lmdb_open(const pw_lmdb_opts *o, MDB_env **out, MDB_dbi *dbi, char *msg, size_t msglen)
+{
+    MDB_env      *env = NULL;
+    MDB_txn      *txn = NULL;
+    MDB_val       k = { 6, (void *) "format" }, v;
+    unsigned      create = o->rdonly ? 0 : MDB_CREATE;
+    unsigned char fmt[4];
+    pw_err        e = PW_OK;
+    int           rc;
+
+    *out = NULL;
+    if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_maxdbs(env, o->maxdbs)) != 0
+        || (!o->rdonly && (rc = mdb_env_set_mapsize(env, o->map_size)) != 0)) {
+        snprintf(msg, msglen, "cannot open %s: %s", o->path, mdb_strerror(rc));
+        e = pw_lmdb_err(rc);
+        goto out;
+    }
+    /* An existing file larger than map_size keeps its size: LMDB takes the larger. */
+    rc = mdb_env_open(env, o->path, MDB_NOSUBDIR | MDB_NOTLS | o->flags | (o->rdonly ? MDB_RDONLY : 0), 0640);
+    if (rc != 0) {
+        snprintf(msg, msglen, "cannot open %s: %s", o->path, mdb_strerror(rc));
+        e = rc == MDB_INVALID ? PW_EPROTO : rc == MDB_VERSION_MISMATCH ? PW_EVERSION
+          : pw_lmdb_err(rc) == PW_EDB ? PW_EDB : PW_EIO;
+        goto out;
+    }
+    if (!o->rdonly) {
+        int dead;
+
+        mdb_reader_check(env, &dead);
+    }
+    rc = mdb_txn_begin(env, NULL, o->rdonly ? MDB_RDONLY : 0, &txn);
+    for (size_t i = 0; rc == 0 && i < o->ndbs; i++)
+        rc = mdb_dbi_open(txn, o->dbs[i], create, &dbi[i]);
+    if (rc != 0) {
+        /* A read-only open racing the creating process: the dbs are not there yet. */
+        snprintf(msg, msglen, "cannot initialise %s: %s", o->path, mdb_strerror(rc));
+        e = rc == MDB_NOTFOUND ? PW_EAGAIN : pw_lmdb_err(rc);
+        goto out;
+    }
+    rc = mdb_get(txn, dbi[0], &k, &v);
+    if (rc == MDB_NOTFOUND && !o->rdonly) {
+        pw_put_be32(fmt, o->format);
+        v.mv_size = sizeof fmt;
+        v.mv_data = fmt;
+        rc = mdb_put(txn, dbi[0], &k, &v, 0);
+    } else if (rc == 0 && (v.mv_size != 4 || pw_get_be32(v.mv_data) > o->format)) {
+        snprintf(msg, msglen, "%s is of a newer format than this build reads", o->path);
+        e = PW_EVERSION;
+        goto out;
+    } else if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    }
+    /* Commit, not abort: the dbi handles opened here must stay. */
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    txn = NULL;
+    if (rc != 0) {
+        snprintf(msg, msglen, "cannot initialise %s: %s", o->path, mdb_strerror(rc));
+        e = pw_lmdb_err(rc);
+    }
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (e != PW_OK) {
+        if (env != NULL)
+            mdb_env_close(env);
+        return e;
+    }
+    *out = env;
+    return PW_OK;
+}
