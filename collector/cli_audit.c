@@ -4,6 +4,7 @@
  * commands share (cli.h): opening DIR/security.mdb, the CLI's audit record.
  */
 #include "cli.h"
+#include "bytes.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -63,19 +64,6 @@ ca_hex(const unsigned char *h, char *out)
         sprintf(out + 2 * i, "%02x", h[i]);
 }
 
-/* Value of one hex digit, -1 if c is none. */
-static int
-ca_nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* "SEQ:HEX" (64 hex digits) as written down from an earlier verify. */
 static bool
 ca_parse_expect(const char *s, uint64_t *seq, unsigned char *hash)
@@ -91,7 +79,7 @@ ca_parse_expect(const char *s, uint64_t *seq, unsigned char *hash)
         return false;
     *seq = v;
     for (size_t i = 0; i < AUDIT_HASH_LEN; i++) {
-        int hi = ca_nibble(end[1 + 2 * i]), lo = ca_nibble(end[2 + 2 * i]);
+        int hi = pw_hex_digit(end[1 + 2 * i]), lo = pw_hex_digit(end[2 + 2 * i]);
 
         if (hi < 0 || lo < 0)
             return false;

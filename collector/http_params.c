@@ -5,6 +5,7 @@
  * Grafana and other Prometheus clients get the answers they expect.
  */
 #include "http.h"
+#include "bytes.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,18 +15,6 @@
 #include <string.h>
 
 /* ---- parameters ----------------------------------------------------------- */
-
-static int
-hp_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /*
  * Decodes s (len bytes) into a new string: %XX escapes, and '+' as a space
@@ -47,7 +36,7 @@ hp_unescape(const char *s, size_t len, bool plus_space, char **out)
             int hi, lo;
 
             /* two hex digits must follow */
-            if (i + 2 >= len || (hi = hp_hex(s[i + 1])) < 0 || (lo = hp_hex(s[i + 2])) < 0) {
+            if (i + 2 >= len || (hi = pw_hex_digit(s[i + 1])) < 0 || (lo = pw_hex_digit(s[i + 2])) < 0) {
                 free(d);
                 return PW_EPROTO;
             }

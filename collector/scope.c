@@ -3,6 +3,7 @@
  * is only one.
  */
 #include "scope.h"
+#include "bytes.h"
 #include "sort.h"
 
 #include <stdint.h>
@@ -95,18 +96,6 @@ struct pw_scope_own {
     bool     sealed;
 };
 
-static int
-so_hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* 32 hex digits, dashes anywhere ignored; false for anything else. */
 static bool
 so_uuid_parse(const char *s, so_uuid *out)
@@ -118,7 +107,7 @@ so_uuid_parse(const char *s, so_uuid *out)
 
         if (*s == '-')
             continue;
-        if ((h = so_hex((unsigned char) *s)) < 0 || n == 2 * SO_UUID_LEN)
+        if ((h = pw_hex_digit((unsigned char) *s)) < 0 || n == 2 * SO_UUID_LEN)
             return false;
         if (n % 2 == 0)
             out->b[n / 2] = (unsigned char) (h << 4);

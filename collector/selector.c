@@ -1,5 +1,6 @@
 /* selector.c - Prometheus instant-vector selectors; see selector.h. */
 #include "selector.h"
+#include "bytes.h"
 
 #include <regex.h>
 #include <stdarg.h>
@@ -132,18 +133,6 @@ sel_name(sel_parser *p, bool metric, char **out)
     return true;
 }
 
-static int
-sel_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static size_t
 sel_utf8(uint32_t cp, char *w)
 {
@@ -222,7 +211,7 @@ sel_escape(sel_parser *p, char quote, char *w, size_t *n)
         const char *d = base == 8 ? e : e + 1;
 
         for (int i = 0; i < digits; i++) {
-            int x = base == 8 ? (d[i] >= '0' && d[i] <= '7' ? d[i] - '0' : -1) : sel_hex(d[i]);
+            int x = base == 8 ? (d[i] >= '0' && d[i] <= '7' ? d[i] - '0' : -1) : pw_hex_digit(d[i]);
             if (x < 0)
                 return sel_fail(p, PW_EPROTO, at, "escape \\%c needs %d %s digits", *e,
                     base == 8 ? 3 : digits, base == 8 ? "octal" : "hex");

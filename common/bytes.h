@@ -63,4 +63,17 @@ pw_get_ts(const unsigned char *p)
     return u <= (uint64_t) INT64_MAX ? (int64_t) u : -(int64_t) (~u) - 1;
 }
 
+/* Value of the hex digit c (either case), -1 if c is none. */
+static inline int
+pw_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif
