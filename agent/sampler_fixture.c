@@ -43,6 +43,19 @@ fx_collect(const pw_sampler_ops *ops, const pw_sampler_env *env, pw_batch **b)
     return rc;
 }
 
+size_t
+fx_run(const pw_sampler_ops *ops, const char *tree, pw_err want)
+{
+    pw_sampler_env env = fx_env(tree);
+    pw_batch      *b;
+    size_t         n;
+
+    assert_int_equal(fx_collect(ops, &env, &b), want);
+    n = pw_batch_nseries(b);
+    pw_batch_free(b);
+    return n;
+}
+
 void
 fx_expect(const pw_batch *b, const char *key, double want)
 {

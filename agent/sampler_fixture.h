@@ -19,6 +19,12 @@ pw_sampler_env fx_env(const char *tree);
 /* One round of ops on env into a new batch; *b is the caller's (pw_batch_free). */
 pw_err fx_collect(const pw_sampler_ops *ops, const pw_sampler_env *env, pw_batch **b);
 
+/*
+ * One round of ops on fixture tree `tree` that must return `want`; returns
+ * how many series it added all the same (the batch is freed).
+ */
+size_t fx_run(const pw_sampler_ops *ops, const char *tree, pw_err want);
+
 /* The series with canonical key `key` has exactly `want`. */
 void fx_expect(const pw_batch *b, const char *key, double want);
 /* No series has canonical key `key`. */

@@ -91,21 +91,13 @@ test_garbage(void **unused)
     fx_absent(b, "poolwatch_node_memory_used_ratio");
     pw_batch_free(b);
 
-    env = fx_env("broken/empty");
-    assert_int_equal(fx_collect(&pw_sampler_memory, &env, &b), PW_EPROTO);
-    assert_int_equal(pw_batch_nseries(b), 0);
-    pw_batch_free(b);
+    assert_int_equal(fx_run(&pw_sampler_memory, "broken/empty", PW_EPROTO), 0);
 }
 
 static void
 test_missing(void **unused)
 {
-    pw_sampler_env env = fx_env("no-such-tree");
-    pw_batch      *b;
-
-    assert_int_equal(fx_collect(&pw_sampler_memory, &env, &b), PW_ENOENT);
-    assert_int_equal(pw_batch_nseries(b), 0);
-    pw_batch_free(b);
+    assert_int_equal(fx_run(&pw_sampler_memory, "no-such-tree", PW_ENOENT), 0);
 }
 
 int
