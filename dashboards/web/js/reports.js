@@ -133,6 +133,7 @@ export async function renderReports(el, can) {
     const y = Number(form.elements.syear.value);
     q('.sy-span').textContent = Number.isInteger(y) && y > 0 ? `${y}-09-01 – ${y + 1}-08-31` : '';
   };
+  form.addEventListener('submit', (e) => e.preventDefault());    // Enter in a field: no page reload
   form.elements.kind.addEventListener('change', showKind);
   form.elements.syear.addEventListener('input', showKind);
   showKind();
