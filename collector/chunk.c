@@ -332,6 +332,12 @@ chunk_get_dod(chunk_br *r, int64_t *v)
     unsigned i, width;
     uint64_t u;
 
+    /* A regular interval, nearly every point: one 0 bit, no peek. */
+    if (r->pos < r->end && !((r->buf[r->pos >> 3] >> (7 - (r->pos & 7))) & 1)) {
+        r->pos++;
+        *v = 0;
+        return 0;
+    }
     if (chunk_get_ones(r, CHUNK_NTS - 1, &i) != 0)
         return -1;
     width = chunk_ts_widths[i];
@@ -420,9 +426,37 @@ CHUNK_HOT int
 chunk_get_resid(chunk_br *r, pw_chunk_state_ *st, int64_t *res)
 {
     uint32_t z;
-    uint64_t u = 0, neg;
+    uint64_t u = 0, neg, w = chunk_peek(r), avail = r->end - r->pos;
+    unsigned zeros = w == 0 ? 64 : (unsigned) __builtin_clzll(w);
     int      nb;
 
+    /* The whole code in the 64 bits at hand (nearly always): parsed from them at once. */
+    if (zeros < 32 && 2 * zeros + 1 <= avail) {
+        unsigned glen = 2 * zeros + 1, need;
+        uint64_t rest = w << glen;                  /* glen <= 63 */
+
+        z = (uint32_t) (w >> (64 - glen));          /* the gamma code is the number itself */
+        if (z > 2 * CHUNK_RESID_BITS + 1)
+            return -1;
+        z--;
+        nb = st->rbits + (z & 1 ? -(int) (z / 2) - 1 : (int) (z / 2));
+        if (nb < 0 || nb > (int) CHUNK_RESID_BITS)
+            return -1;
+        need = glen + (nb > 1 ? (unsigned) nb - 1 : 0) + 1;
+        if (need <= 64 && need <= avail) {
+            if (nb > 1) {
+                u = rest >> (64 - (nb - 1));
+                rest <<= nb - 1;
+            }
+            if (nb > 0)
+                u |= UINT64_C(1) << (nb - 1);
+            neg = rest >> 63;
+            r->pos += need;
+            st->rbits = (uint8_t) nb;
+            *res = neg ? -(int64_t) u - 1 : (int64_t) u + 1;
+            return 0;
+        }
+    }
     if (chunk_get_gamma(r, &z) != 0 || z > 2 * CHUNK_RESID_BITS + 1)
         return -1;
     z--;

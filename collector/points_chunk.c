@@ -1019,7 +1019,7 @@ pwc_cols_decode(const MDB_val *v, unsigned cols, pwc_cols *c)
         if (pw_chunk_decode(p, len, first ? c->ts : c->ts2, dst, c->cap, &got) != PW_OK || got != cnt)
             return MDB_CORRUPTED;
         /* every column carries the same starts */
-        if (!first && memcmp(c->ts, c->ts2, cnt * sizeof *c->ts) != 0)
+        if (!first && cnt > 0 && memcmp(c->ts, c->ts2, cnt * sizeof *c->ts) != 0)
             return MDB_CORRUPTED;
         c->n = cnt;
         first = false;
@@ -1169,18 +1169,6 @@ pwc_get_i64(MDB_txn *txn, MDB_dbi dbi, const unsigned char *key, size_t klen, in
     return rc;
 }
 
-/* The fields of r outside cols set to 0 (buckets computed from raw points have them all). */
-static void
-pwc_mask(pw_rollup *r, unsigned cols)
-{
-    if (!(cols & PW_ROLLUP_MIN)) r->min = 0;
-    if (!(cols & PW_ROLLUP_MAX)) r->max = 0;
-    if (!(cols & PW_ROLLUP_SUM)) r->sum = 0;
-    if (!(cols & PW_ROLLUP_LAST)) r->last = 0;
-    if (!(cols & PW_ROLLUP_LAST_TS)) r->last_ts = 0;
-    if (!(cols & PW_ROLLUP_COUNT)) r->count = 0;
-}
-
 static int
 pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, int64_t to,
             unsigned cols, pw_store_rollup_cb cb, void *ctx)
@@ -1236,7 +1224,7 @@ pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, in
     if ((rc = pwc_fold_range(p, txn, id, res, from, to + w, &f)) == 0)
         for (size_t i = 0; i < f.n && !stop; i++)
             if (f.out[i].start <= to) {
-                pwc_mask(&f.out[i], cols);
+                pw_rollup_mask(&f.out[i], cols);     /* raw points give every field */
                 stop = cb(ctx, &f.out[i]) != 0;
             }
     free(f.out);

@@ -78,3 +78,20 @@ pw_rollup_fold_end(pw_rollup_fold *f, pw_rollup *done)
     f->cur.count = 0;
     return true;
 }
+
+void
+pw_rollup_mask(pw_rollup *r, unsigned cols)
+{
+    if (!(cols & PW_ROLLUP_MIN))
+        r->min = 0;
+    if (!(cols & PW_ROLLUP_MAX))
+        r->max = 0;
+    if (!(cols & PW_ROLLUP_SUM))
+        r->sum = 0;
+    if (!(cols & PW_ROLLUP_LAST))
+        r->last = 0;
+    if (!(cols & PW_ROLLUP_LAST_TS))
+        r->last_ts = 0;
+    if (!(cols & PW_ROLLUP_COUNT))
+        r->count = 0;
+}

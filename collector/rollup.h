@@ -32,6 +32,9 @@ bool pw_rollup_fold_add(pw_rollup_fold *f, int64_t ts, double v, pw_rollup *done
 /* Returns true with the last, possibly partial, bucket in *done (once). */
 bool pw_rollup_fold_end(pw_rollup_fold *f, pw_rollup *done);
 
+/* Sets the fields of r outside cols (PW_ROLLUP_*, store.h) to 0, start kept. */
+void pw_rollup_mask(pw_rollup *r, unsigned cols);
+
 /* floor(t / w) * w for any sign of t. */
 int64_t pw_time_floor(int64_t t, int64_t w);
 

@@ -629,18 +629,6 @@ struct store_fold {
     int                stopped;
 };
 
-/* The fields of r outside cols set to 0 (pw_store_rollups_cols). */
-static void
-store_rollup_mask(pw_rollup *r, unsigned cols)
-{
-    if (!(cols & PW_ROLLUP_MIN)) r->min = 0;
-    if (!(cols & PW_ROLLUP_MAX)) r->max = 0;
-    if (!(cols & PW_ROLLUP_SUM)) r->sum = 0;
-    if (!(cols & PW_ROLLUP_LAST)) r->last = 0;
-    if (!(cols & PW_ROLLUP_LAST_TS)) r->last_ts = 0;
-    if (!(cols & PW_ROLLUP_COUNT)) r->count = 0;
-}
-
 static int
 store_fold_point(void *ctx, int64_t ts, double v)
 {
@@ -648,7 +636,7 @@ store_fold_point(void *ctx, int64_t ts, double v)
     pw_rollup   done;
 
     if (pw_rollup_fold_add(&sf->f, ts, v, &done) && done.start <= sf->to) {
-        store_rollup_mask(&done, sf->cols);
+        pw_rollup_mask(&done, sf->cols);
         sf->stopped = sf->cb(sf->ctx, &done) != 0;
     }
     return sf->stopped;
@@ -678,7 +666,7 @@ pw_store_rollups_cols(pw_store_txn *t, uint64_t series_id, pw_res res, int64_t f
     rc = t->s->points->range(t->s->points_state, t->txn, series_id, from + 1,
                              pw_time_floor(to, w) + w, store_fold_point, &sf);
     if (rc == 0 && !sf.stopped && pw_rollup_fold_end(&sf.f, &done) && done.start <= to) {
-        store_rollup_mask(&done, sf.cols);
+        pw_rollup_mask(&done, sf.cols);
         cb(ctx, &done);
     }
     return pws_fail(t->s, rc, "read points for rollups");
