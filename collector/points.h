@@ -80,6 +80,14 @@ typedef struct pw_points_ops {
                     int64_t to, unsigned cols, pw_store_rollup_cb cb, void *ctx);
 
     /*
+     * Optional, only with rollups (NULL: the store cuts rollups' buckets
+     * into runs itself): the same buckets as rollups, handed over in runs
+     * (pw_store_rollups_runs), the columns not in cols NULL.
+     */
+    int  (*rollup_runs)(void *state, MDB_txn *txn, uint64_t series_id, pw_res res, int64_t from,
+                        int64_t to, unsigned cols, pw_store_rollup_run_cb cb, void *ctx);
+
+    /*
      * Optional background work in a write txn: roll up, merge, expire. Does
      * at most about `budget` units of work (a unit is one chunk or one
      * rollup block read or written) so ingest never waits long behind it,

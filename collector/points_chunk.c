@@ -1169,22 +1169,39 @@ pwc_get_i64(MDB_txn *txn, MDB_dbi dbi, const unsigned char *key, size_t klen, in
     return rc;
 }
 
-static int
-pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, int64_t to,
-            unsigned cols, pw_store_rollup_cb cb, void *ctx)
+/* The run of decoded columns c in [i0, i1), the columns outside cols NULL. */
+static pw_rollup_run
+pwc_cols_run(const pwc_cols *c, unsigned cols, size_t i0, size_t i1)
 {
-    pwc          *p = state;
-    unsigned char mk[9], bk[17];
-    int64_t       mark = INT64_MIN, w = pw_res_ms(res);
-    MDB_cursor   *cur;
-    MDB_val       k = { 17, bk }, v;
-    pwc_fold      f;
-    pwc_cols      c = { 0 };
-    pw_rollup     r;
-    int           rc, stop = 0;
+    const double *v[PWC_NCOLS];
+
+    for (int k = 0; k < PWC_NCOLS; k++)
+        v[k] = cols & (1u << k) ? c->buf[k] + i0 : NULL;
+    return (pw_rollup_run) { i1 - i0, c->ts + i0, v[0], v[1], v[2], v[3], v[4], v[5] };
+}
+
+/*
+ * The buckets of [from, to] in runs: each stored block's buckets below the
+ * mark straight from its decoded columns, then the rest folded from raw
+ * points, gathered into runs.
+ */
+static int
+pwc_rollup_runs(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, int64_t to,
+                unsigned cols, pw_store_rollup_run_cb cb, void *ctx)
+{
+    pwc            *p = state;
+    unsigned char   mk[9], bk[17];
+    int64_t         mark = INT64_MIN, w = pw_res_ms(res);
+    MDB_cursor     *cur;
+    MDB_val         k = { 17, bk }, v;
+    pwc_fold        f;
+    pwc_cols        c = { 0 };
+    pw_rollup_batch *b;
+    int             rc, stop = 0;
 
     if (res <= PW_RES_RAW || res >= PW_RES_COUNT_ || from > to)
         return res <= PW_RES_RAW || res >= PW_RES_COUNT_ ? EINVAL : 0;
+    cols &= PW_ROLLUP_ALL;
     from = pw_time_floor(from, w);
     pwc_key_res(mk, id, res);
     rc = pwc_get_i64(txn, p->mark, mk, 9, &mark);
@@ -1197,18 +1214,27 @@ pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, in
         pwc_key_block(bk, id, res, pw_time_floor(from, pwc_block[res]));
         for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            size_t i0 = 0, i1;
+
             if (k.mv_size != 17 || memcmp(k.mv_data, mk, 9) != 0)
                 break;
             if (pw_get_ts((unsigned char *) k.mv_data + 9) > to)
                 break;
             if ((rc = pwc_cols_decode(&v, cols, &c)) != 0)
                 break;
-            for (size_t i = 0; i < c.n && !stop; i++) {
-                if (c.ts[i] < from || c.ts[i] >= mark)
-                    continue;
-                if (c.ts[i] > to)
-                    break;
-                pwc_cols_bucket(&c, i, &r);
+            /* starts ascend in a block: [i0, i1) is what lies in [from, min(to, mark - 1)];
+             * most blocks lie inside it whole */
+            if (c.n > 0 && c.ts[0] < from)
+                while (i0 < c.n && c.ts[i0] < from)
+                    i0++;
+            if (c.n > 0 && c.ts[c.n - 1] < mark && c.ts[c.n - 1] <= to)
+                i1 = c.n;
+            else
+                for (i1 = i0; i1 < c.n && c.ts[i1] < mark && c.ts[i1] <= to; i1++)
+                    ;
+            if (i1 > i0) {
+                pw_rollup_run r = pwc_cols_run(&c, cols, i0, i1);
+
                 stop = cb(ctx, &r) != 0;
             }
         }
@@ -1220,15 +1246,51 @@ pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, in
             return 0;
         from = mark;
     }
-    /* The rest from raw points. */
-    if ((rc = pwc_fold_range(p, txn, id, res, from, to + w, &f)) == 0)
-        for (size_t i = 0; i < f.n && !stop; i++)
-            if (f.out[i].start <= to) {
-                pw_rollup_mask(&f.out[i], cols);     /* raw points give every field */
-                stop = cb(ctx, &f.out[i]) != 0;
-            }
+    /* The rest from raw points (raw points give every field; the runs carry cols'). */
+    if ((rc = pwc_fold_range(p, txn, id, res, from, to + w, &f)) == 0 && f.n > 0) {
+        if ((b = malloc(sizeof *b)) == NULL)
+            rc = ENOMEM;
+        else {
+            pw_rollup_batch_init(b, cols, cb, ctx);
+            for (size_t i = 0; i < f.n && !stop; i++)
+                if (f.out[i].start <= to)
+                    stop = pw_rollup_batch_add(b, &f.out[i]);
+            pw_rollup_batch_flush(b);
+            free(b);
+        }
+    }
     free(f.out);
     return rc;
+}
+
+/* Per bucket, for pw_store_rollups: the runs bucket by bucket. */
+typedef struct pwc_each pwc_each;
+struct pwc_each {
+    pw_store_rollup_cb cb;
+    void              *ctx;
+};
+
+static int
+pwc_each_run(void *ctx, const pw_rollup_run *r)
+{
+    pwc_each *e = ctx;
+    pw_rollup b;
+
+    for (size_t i = 0; i < r->n; i++) {
+        pw_rollup_run_bucket(r, i, &b);
+        if (e->cb(e->ctx, &b) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int
+pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, int64_t to,
+            unsigned cols, pw_store_rollup_cb cb, void *ctx)
+{
+    pwc_each e = { cb, ctx };
+
+    return pwc_rollup_runs(state, txn, id, res, from, to, cols, pwc_each_run, &e);
 }
 
 /* ---- maintenance --------------------------------------------------------------- */
@@ -1623,5 +1685,6 @@ const pw_points_ops pw_points_chunk = {
     .append_many = pwc_append_many,
     .range    = pwc_range,
     .rollups  = pwc_rollups,
+    .rollup_runs = pwc_rollup_runs,
     .maintain = pwc_maintain,
 };

@@ -370,9 +370,39 @@ same_double(double a, double b)
     return memcmp(&a, &b, sizeof a) == 0;
 }
 
+/* Runs (pw_store_rollups_runs) gathered bucket by bucket; the columns asked for set, the others NULL. */
+typedef struct run_sink run_sink;
+struct run_sink {
+    buckets *b;
+    unsigned cols;
+    size_t   runs;
+    size_t   stop_after;        /* runs; 0: never stop */
+};
+
+static int
+collect_run(void *arg, const pw_rollup_run *r)
+{
+    run_sink     *k = arg;
+    const double *col[6] = { r->min, r->max, r->sum, r->last, r->last_ts, r->count };
+
+    assert_true(r->n > 0);
+    assert_non_null(r->start);
+    for (int j = 0; j < 6; j++)
+        if ((col[j] != NULL) != ((k->cols & (1u << j)) != 0))
+            fail_msg("cols %#x: column %d is %s", k->cols, j, col[j] != NULL ? "set" : "NULL");
+    for (size_t i = 0; i < r->n; i++) {
+        assert_true(k->b->n < 4096);
+        pw_rollup_run_bucket(r, i, &k->b->r[k->b->n++]);
+    }
+    k->runs++;
+    return k->stop_after > 0 && k->runs == k->stop_after;
+}
+
 /*
  * pw_store_rollups_cols for every subset of the fields: the buckets of a
- * full read, with the fields asked for equal to it and the others 0.
+ * full read, with the fields asked for equal to it and the others 0; and
+ * pw_store_rollups_runs the very same buckets, cut into runs, stopping
+ * after the first run when its callback says so.
  */
 static void
 assert_cols_match(ctx *c, pw_res res, int64_t from, int64_t to)
@@ -402,6 +432,27 @@ assert_cols_match(ctx *c, pw_res res, int64_t from, int64_t to)
             if (!ok)
                 fail_msg("%s cols %#x bucket %zu (start %lld) differs from a full read", pw_res_name(res), cols,
                          i, (long long) b->start);
+        }
+        {
+            static buckets byrun;
+            run_sink       k = { &byrun, cols, 0, 0 };
+            size_t         first;
+
+            byrun.n = 0;
+            assert_int_equal(pw_store_rollups_runs(t, series_id(c), res, from, to, cols, collect_run, &k), PW_OK);
+            if (byrun.n != sub.n)
+                fail_msg("%s cols %#x: runs hold %zu buckets, by bucket %zu", pw_res_name(res), cols, byrun.n, sub.n);
+            for (size_t i = 0; i < sub.n; i++)
+                if (memcmp(&byrun.r[i], &sub.r[i], sizeof sub.r[i]) != 0)
+                    fail_msg("%s cols %#x: bucket %zu of the runs differs from pw_store_rollups_cols'",
+                             pw_res_name(res), cols, i);
+            /* a callback that stops: no second run */
+            byrun.n = 0;
+            k = (run_sink) { &byrun, cols, 0, 1 };
+            assert_int_equal(pw_store_rollups_runs(t, series_id(c), res, from, to, cols, collect_run, &k), PW_OK);
+            assert_int_equal(k.runs, 1);
+            first = byrun.n;
+            assert_true(first > 0 && first <= sub.n);
         }
     }
     pw_store_read_end(t);

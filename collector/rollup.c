@@ -80,6 +80,63 @@ pw_rollup_fold_end(pw_rollup_fold *f, pw_rollup *done)
 }
 
 void
+pw_rollup_batch_init(pw_rollup_batch *b, unsigned cols, pw_store_rollup_run_cb cb, void *ctx)
+{
+    b->cols = cols & PW_ROLLUP_ALL;
+    b->cb = cb;
+    b->ctx = ctx;
+    b->n = 0;
+    b->stopped = 0;
+}
+
+int
+pw_rollup_batch_flush(pw_rollup_batch *b)
+{
+    pw_rollup_run r;
+    const double *c[6];
+
+    if (b->n == 0 || b->stopped)
+        return b->stopped;
+    for (int k = 0; k < 6; k++)
+        c[k] = b->cols & (1u << k) ? b->col[k] : NULL;
+    r = (pw_rollup_run) { b->n, b->start, c[0], c[1], c[2], c[3], c[4], c[5] };
+    b->n = 0;
+    b->stopped = b->cb(b->ctx, &r) != 0;
+    return b->stopped;
+}
+
+int
+pw_rollup_batch_add(pw_rollup_batch *b, const pw_rollup *r)
+{
+    size_t i = b->n;
+
+    if (b->stopped)
+        return 1;
+    b->start[i] = r->start;
+    b->col[0][i] = r->min;
+    b->col[1][i] = r->max;
+    b->col[2][i] = r->sum;
+    b->col[3][i] = r->last;
+    b->col[4][i] = (double) r->last_ts;
+    b->col[5][i] = (double) r->count;
+    if (++b->n == PW_ROLLUP_BATCH)
+        return pw_rollup_batch_flush(b);
+    return 0;
+}
+
+void
+pw_rollup_run_bucket(const pw_rollup_run *r, size_t i, pw_rollup *out)
+{
+    out->start = r->start[i];
+    out->min = r->min != NULL ? r->min[i] : 0;
+    out->max = r->max != NULL ? r->max[i] : 0;
+    out->sum = r->sum != NULL ? r->sum[i] : 0;
+    out->last = r->last != NULL ? r->last[i] : 0;
+    out->last_ts = r->last_ts != NULL ? (int64_t) r->last_ts[i] : 0;
+    out->count = r->count != NULL ? (uint64_t) r->count[i] : 0;
+}
+
+void
 pw_rollup_mask(pw_rollup *r, unsigned cols)
 {
     if (!(cols & PW_ROLLUP_MIN))

@@ -35,6 +35,35 @@ bool pw_rollup_fold_end(pw_rollup_fold *f, pw_rollup *done);
 /* Sets the fields of r outside cols (PW_ROLLUP_*, store.h) to 0, start kept. */
 void pw_rollup_mask(pw_rollup *r, unsigned cols);
 
+/*
+ * Buckets gathered into runs (pw_rollup_run, store.h) for callers that get
+ * them one at a time (buckets folded from raw points): add them in time
+ * order, flush at the end. Runs hold up to PW_ROLLUP_BATCH buckets. About
+ * 14 KiB: keep one on the stack or in a struct, not per bucket.
+ */
+#define PW_ROLLUP_BATCH 256
+
+typedef struct pw_rollup_batch {
+    unsigned               cols;      /* PW_ROLLUP_*: the columns the runs carry */
+    pw_store_rollup_run_cb cb;
+    void                  *ctx;
+    size_t                 n;
+    int                    stopped;   /* cb returned non-zero: later adds do nothing */
+    int64_t                start[PW_ROLLUP_BATCH];
+    double                 col[6][PW_ROLLUP_BATCH];  /* min, max, sum, last, last_ts, count */
+} pw_rollup_batch;
+
+void pw_rollup_batch_init(pw_rollup_batch *b, unsigned cols, pw_store_rollup_run_cb cb, void *ctx);
+
+/* Adds bucket r (after the previous one); hands over a full run. Returns b->stopped. */
+int pw_rollup_batch_add(pw_rollup_batch *b, const pw_rollup *r);
+
+/* Hands over what is gathered, if anything. Returns b->stopped. */
+int pw_rollup_batch_flush(pw_rollup_batch *b);
+
+/* Bucket i of run r into *out, the columns r lacks 0 (as pw_rollup_mask). */
+void pw_rollup_run_bucket(const pw_rollup_run *r, size_t i, pw_rollup *out);
+
 /* floor(t / w) * w for any sign of t. */
 int64_t pw_time_floor(int64_t t, int64_t w);
 

@@ -672,6 +672,37 @@ pw_store_rollups_cols(pw_store_txn *t, uint64_t series_id, pw_res res, int64_t f
     return pws_fail(t->s, rc, "read points for rollups");
 }
 
+/* Buckets one by one into runs, for engines without rollup_runs. */
+static int
+store_batch_bucket(void *ctx, const pw_rollup *r)
+{
+    return pw_rollup_batch_add(ctx, r);
+}
+
+pw_err
+pw_store_rollups_runs(pw_store_txn *t, uint64_t series_id, pw_res res, int64_t from, int64_t to,
+                      unsigned cols, pw_store_rollup_run_cb cb, void *ctx)
+{
+    pw_rollup_batch *b;
+    pw_err           e;
+    int              rc;
+
+    if (pw_res_ms(res) <= 0)
+        return pws_failf(t->s, PW_EINVAL, "rollups: resolution %d is not a rollup", (int) res);
+    if (t->s->points->rollups != NULL && t->s->points->rollup_runs != NULL) {
+        rc = t->s->points->rollup_runs(t->s->points_state, t->txn, series_id, res, from, to,
+                                       cols & PW_ROLLUP_ALL, cb, ctx);
+        return pws_fail(t->s, rc, "read rollups");
+    }
+    if ((b = malloc(sizeof *b)) == NULL)
+        return PW_ENOMEM;
+    pw_rollup_batch_init(b, cols, cb, ctx);
+    if ((e = pw_store_rollups_cols(t, series_id, res, from, to, cols, store_batch_bucket, b)) == PW_OK)
+        pw_rollup_batch_flush(b);
+    free(b);
+    return e;
+}
+
 pw_err
 pw_store_rollups(pw_store_txn *t, uint64_t series_id, pw_res res, int64_t from, int64_t to,
                  pw_store_rollup_cb cb, void *ctx)

@@ -7,7 +7,8 @@
  * reused from VM to VM, so memory is one VM's buckets whatever n is (per
  * thread: the second pass splits the VMs over the cores). Reading the
  * buckets is nearly all the time of a monthly report, so only the fields
- * used are decoded (us_read_cols).
+ * used are decoded (us_read_cols), and they come a stored block at a time
+ * as column arrays (us_run_cb).
  */
 #include "usage.h"
 #include "sort.h"
@@ -48,6 +49,7 @@ typedef struct us_slots {
     size_t  cap, n;
     int64_t from, w;
     double *cpu, *avail, *unused, *rss, *net, *state, *tmp;
+    const pw_usage_span **span;     /* the span of each slot, NULL between spans */
     double  dcap, dalloc;           /* disk: sums of the newest daily values */
     int64_t dlast;                  /* time of those values */
 } us_slots;
@@ -257,12 +259,12 @@ typedef struct us_read {
     int64_t   next_off, next_slot;  /* the slot of the bucket after the last one */
 } us_read;
 
-static int
-us_rollup_cb(void *ctx, const pw_rollup *r)
+/* One bucket: into its slot (a gauge's average or last), or a counter's rate added to it. */
+static void
+us_bucket(us_read *rd, int64_t start, const pw_rollup_run *r, size_t k)
 {
-    us_read  *rd = ctx;
     us_slots *s = rd->s;
-    int64_t   off = r->start - s->from;
+    int64_t   off = start - s->from;
     /* buckets come in time order, mostly one after the other: no division for those */
     int64_t   slot = off == rd->next_off ? rd->next_slot : off >= 0 ? off / s->w : -1;
     bool      in = slot >= 0 && slot < (int64_t) s->n;
@@ -272,26 +274,85 @@ us_rollup_cb(void *ctx, const pw_rollup *r)
         rd->next_slot = slot + 1;
         rd->next_off = off + s->w;
     }
-
     if (rd->counter) {
-        if (rd->have_prev && in && r->last_ts > rd->prev_ts) {
-            double inc = r->min < rd->prev_last ? r->last : r->last - rd->prev_last;
-            double rate = inc / ((double) (r->last_ts - rd->prev_ts) / 1000.0);
+        double  last = r->last[k];
+        int64_t last_ts = (int64_t) r->last_ts[k];
+
+        if (rd->have_prev && in && last_ts > rd->prev_ts) {
+            double inc = r->min[k] < rd->prev_last ? last : last - rd->prev_last;
+            double rate = inc / ((double) (last_ts - rd->prev_ts) / 1000.0);
 
             rd->dst[i] = isnan(rd->dst[i]) ? rate : rd->dst[i] + rate;
         }
         rd->have_prev = true;
-        rd->prev_last = r->last;
-        rd->prev_ts = r->last_ts;
-        return 0;
+        rd->prev_last = last;
+        rd->prev_ts = last_ts;
+        return;
     }
     if (in)
-        rd->dst[i] = rd->last ? r->last : r->sum / (double) r->count;
+        rd->dst[i] = rd->last ? r->last[k] : r->sum[k] / r->count[k];
+}
+
+/*
+ * A run of buckets (pw_store_rollups_runs). The usual run - a stored day of
+ * buckets one after the other, all inside the VM's slots - goes through
+ * loops over the columns with no slot arithmetic per bucket; anything else
+ * bucket by bucket. Both do the same arithmetic in the same order.
+ */
+static int
+us_run_cb(void *ctx, const pw_rollup_run *r)
+{
+    us_read  *rd = ctx;
+    us_slots *s = rd->s;
+    int64_t   off = r->start[0] - s->from, slot;
+    size_t    n = r->n, j;
+    double   *dst;
+
+    if (off < 0 || off % s->w != 0 || r->start[n - 1] - r->start[0] != (int64_t) (n - 1) * s->w
+        || (slot = off / s->w) + (int64_t) n > (int64_t) s->n) {
+        for (size_t k = 0; k < n; k++)
+            us_bucket(rd, r->start[k], r, k);
+        return 0;
+    }
+    j = (size_t) slot;
+    dst = rd->dst + j;
+    rd->next_slot = slot + (int64_t) n;
+    rd->next_off = off + (int64_t) n * s->w;
+    if (rd->counter) {
+        const double *mn = r->min, *la = r->last, *lt = r->last_ts;
+        bool          have = rd->have_prev;
+        double        prev = rd->prev_last;
+        int64_t       pts = rd->prev_ts;
+
+        for (size_t k = 0; k < n; k++) {
+            int64_t ts = (int64_t) lt[k];
+
+            if (have && ts > pts) {
+                double inc = mn[k] < prev ? la[k] : la[k] - prev;
+                double rate = inc / ((double) (ts - pts) / 1000.0);
+
+                dst[k] = isnan(dst[k]) ? rate : dst[k] + rate;
+            }
+            have = true;
+            prev = la[k];
+            pts = ts;
+        }
+        rd->have_prev = have;
+        rd->prev_last = prev;
+        rd->prev_ts = pts;
+    } else if (rd->last) {
+        memcpy(dst, r->last, n * sizeof *dst);
+    } else {
+        const double *sum = r->sum, *cnt = r->count;
+
+        for (size_t k = 0; k < n; k++)
+            dst[k] = sum[k] / cnt[k];
+    }
     return 0;
 }
 
 /*
- * The bucket fields us_rollup_cb reads, the only ones decoded (a month of
+ * The bucket fields us_run_cb reads, the only ones decoded (a month of
  * 5-minute buckets is most of a report's time): counters their last value,
  * its time and min (a reset), gauges their average, the state its last.
  */
@@ -321,7 +382,8 @@ us_disk_cb(void *ctx, const pw_rollup *r)
 static pw_err
 us_grow(us_slots *s, size_t n)
 {
-    double **arr[] = { &s->cpu, &s->avail, &s->unused, &s->rss, &s->net, &s->state, &s->tmp };
+    double              **arr[] = { &s->cpu, &s->avail, &s->unused, &s->rss, &s->net, &s->state, &s->tmp };
+    const pw_usage_span **sp;
 
     if (n <= s->cap)
         return PW_OK;
@@ -332,6 +394,9 @@ us_grow(us_slots *s, size_t n)
             return PW_ENOMEM;
         *arr[k] = p;
     }
+    if ((sp = realloc(s->span, n * sizeof *sp)) == NULL)
+        return PW_ENOMEM;
+    s->span = sp;
     s->cap = n;
     return PW_OK;
 }
@@ -346,18 +411,34 @@ us_slots_free(us_slots *s)
     free(s->net);
     free(s->state);
     free(s->tmp);
+    free(s->span);
 }
 
-/* The span holding slot i, or NULL (a gap between spans). */
-static const pw_usage_span *
-us_span_of(const pw_usage_vm *vm, const us_slots *s, size_t i)
+/*
+ * s->span[i]: the span holding slot i's start, NULL in a gap between spans
+ * (the first that holds it, should spans overlap: they are set in reverse
+ * order, so an earlier span's slots are written last). Once per VM rather
+ * than a search of the spans per slot in each of the three passes.
+ */
+static void
+us_spans(const pw_usage_vm *vm, us_slots *s)
 {
-    int64_t t = s->from + (int64_t) i * s->w;
+    for (size_t i = 0; i < s->n; i++)
+        s->span[i] = NULL;
+    for (size_t k = vm->nspans; k-- > 0;) {
+        const pw_usage_span *sp = &vm->spans[k];
+        /* slots i with from + i w in [sp->from, sp->to): i from ceil((sp->from - from) / w) */
+        int64_t a = sp->from - s->from, b = sp->to - s->from, i0, i1;
 
-    for (size_t k = 0; k < vm->nspans; k++)
-        if (t >= vm->spans[k].from && t < vm->spans[k].to)
-            return &vm->spans[k];
-    return NULL;
+        if (b <= 0 || b <= a)
+            continue;
+        i0 = a <= 0 ? 0 : (a + s->w - 1) / s->w;
+        i1 = (b + s->w - 1) / s->w;
+        if (i1 > (int64_t) s->n)
+            i1 = (int64_t) s->n;
+        for (int64_t i = i0; i < i1; i++)
+            s->span[i] = sp;
+    }
 }
 
 /* avg, p95, max of the n values in s->tmp (reordered). */
@@ -409,6 +490,7 @@ us_one(pw_store_txn *t, const pw_usage_vm *vm, const us_note *notes, size_t nn, 
     s->w = w;
     for (size_t i = 0; i < n; i++)
         s->cpu[i] = s->avail[i] = s->unused[i] = s->rss[i] = s->net[i] = s->state[i] = NAN;
+    us_spans(vm, s);
     for (k = 0; k < nn; k++) {
         const us_note *no = &notes[k];
         us_read        rd = { .s = s, .next_off = -1 };
@@ -440,8 +522,8 @@ us_one(pw_store_txn *t, const pw_usage_vm *vm, const us_note *notes, size_t nn, 
             continue;
         }
         /* counters need the bucket before the first one for its first increase */
-        if ((e = pw_store_rollups_cols(t, no->id, res, rd.counter ? from - w : from, to - 1,
-                                       us_read_cols(&rd), us_rollup_cb, &rd)) != PW_OK)
+        if ((e = pw_store_rollups_runs(t, no->id, res, rd.counter ? from - w : from, to - 1,
+                                       us_read_cols(&rd), us_run_cb, &rd)) != PW_OK)
             return e;
     }
     /* cpu % */
@@ -449,7 +531,7 @@ us_one(pw_store_txn *t, const pw_usage_vm *vm, const us_note *notes, size_t nn, 
         size_t m = 0, nb = 0, run = 0;
 
         for (size_t i = 0; i < n; i++) {
-            const pw_usage_span *sp = us_span_of(vm, s, i);
+            const pw_usage_span *sp = s->span[i];
 
             if (sp == NULL)
                 continue;
@@ -470,7 +552,7 @@ us_one(pw_store_txn *t, const pw_usage_vm *vm, const us_note *notes, size_t nn, 
         size_t m = 0;
 
         for (size_t i = 0; i < n; i++) {
-            const pw_usage_span *sp = us_span_of(vm, s, i);
+            const pw_usage_span *sp = s->span[i];
             double               used;
 
             if (sp == NULL || sp->memory_bytes <= 0)
@@ -490,7 +572,7 @@ us_one(pw_store_txn *t, const pw_usage_vm *vm, const us_note *notes, size_t nn, 
         size_t m = 0;
 
         for (size_t i = 0; i < n; i++)
-            if (!isnan(s->net[i]) && us_span_of(vm, s, i) != NULL)
+            if (!isnan(s->net[i]) && s->span[i] != NULL)
                 s->tmp[m++] = s->net[i];
         us_stats(s, m, &u->net_avg, &u->net_p95, NULL);
     }

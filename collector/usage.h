@@ -83,8 +83,9 @@ typedef struct pw_usage {
  * time per thread. PW_EINVAL (bad res, a span over 400 days), PW_ENOMEM,
  * store errors (msg says which).
  *
- * Speed: only the bucket fields the figures need are decoded
- * (pw_store_rollups_cols), and from 128 VMs on they are spread over the
+ * Speed: only the bucket fields the figures need are decoded, and taken
+ * a stored block at a time as column arrays (pw_store_rollups_runs, no
+ * call per bucket), and from 128 VMs on the VMs are spread over the
  * cores (up to 4 threads, at least 64 VMs each), the first share on the
  * caller's thread in t, the others each in a read txn of its own begun with
  * pw_store_read_begin_beside(t) (so t must be a read txn for them; with a

@@ -12,7 +12,9 @@
       cpu seconds, balloon available/unused, network rx/tx, state (5
       series at STEP_S) plus disk capacity/allocation once a day. One point
       per 5-minute bucket gives the same 5-minute rollups as a point every
-      10 s would.
+      10 s would. run.sh uses gen_series.c instead, the same series ~4x
+      faster (10 000 VMs at full density are 520 million samples); this one
+      stays as the readable reference.
 Only the standard library."""
 import datetime
 import random

@@ -9,8 +9,9 @@
 #
 # Not part of the default test suite. For each of the two data sets it:
 #  - writes the inventory (gen.py inventory) and pipes a month of hypervisor
-#    series (gen.py series: the series usage.h reads) into `poolwatch import -`,
-#    the previous complete month in Asia/Shanghai;
+#    series (gen_series.c, built here with cc: the series usage.h reads, as
+#    gen.py series writes them but ~4x faster) into `poolwatch import -`, the
+#    previous complete month in Asia/Shanghai;
 #  - runs poolwatch-collector with --maintenance-interval 10ms until the
 #    rollups are stored (rollup_todo empty for 3 s), so the report reads stored
 #    5-minute rollups, as it does in production;
@@ -18,12 +19,16 @@
 #    (wall time, CPU time and peak RSS of the process).
 # Then it writes tests/bench/results/reports.md and reports.json (overwritten),
 # with the 10000-VM full-density time estimated from the two full-density sets
-# (a straight line through them) unless one of them has that many VMs.
-# About 10 minutes on 2 cores; needs ~3 GB in TMPDIR; 127.0.0.1 only.
+# (a straight line through them) unless one of them has that many VMs
+# (--full2 10000: measured).
+# About 6 minutes on 2 cores, 12 with --full2 10000 (538 million samples:
+# the import takes ~5 minutes, the rollups ~3.5); needs ~3 GB in TMPDIR,
+# ~4 GB with --full2 10000; 127.0.0.1 only.
 #
 # Environment: PW_BENCH_BUILD=DIR   build directory (default build/default)
 set -u -o pipefail
 
+export PW_BENCH_ARGS="$*"      # quoted in the results file
 usage() {
     sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-2}"
@@ -74,10 +79,15 @@ fi
 ninja -C "$BUILD" >/dev/null || die "building $BUILD failed"
 CLI=$BUILD/collector/poolwatch
 COLLECTOR=$BUILD/collector/poolwatch-collector
-read -r Y M <<<"$($PY -c '
-import datetime, zoneinfo
+read -r Y M FROM TO <<<"$($PY -c '
+import datetime, sys, zoneinfo
+sys.path.insert(0, sys.argv[1])
+import gen
 d = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")).date().replace(day=1) - datetime.timedelta(days=1)
-print(d.year, d.month)')"
+a, b = gen.month_bounds(d.year, d.month)
+print(d.year, d.month, a - 3600, b + 3600)' "$HERE")"
+GEN=$WORK/gen_series
+${CC:-cc} -std=gnu11 -O2 -o "$GEN" "$HERE/gen_series.c" || die "building gen_series.c failed"
 MONTH=$(printf '%04d-%02d' "$Y" "$M")
 port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -88,7 +98,7 @@ dataset() {
     log "$name: $vms VMs, a point every $step s over $MONTH: generating and importing"
     $PY "$HERE/gen.py" inventory "$vms" "$TENANTS" "$SYSTEMS" "$Y" "$M" "$d/inventory.csv" || die "gen.py inventory"
     t0=$(date +%s.%N)
-    $PY "$HERE/gen.py" series "$vms" "$Y" "$M" "$step" | "$CLI" --data "$d/data" import - 2>"$d/import.log" \
+    "$GEN" "$vms" "$FROM" "$TO" "$step" | "$CLI" --data "$d/data" import - 2>"$d/import.log" \
         || die "import failed: $(tail -3 "$d/import.log")"
     t1=$(date +%s.%N)
     "$CLI" --data "$d/data" inventory import "$d/inventory.csv" 2>>"$d/import.log" || die "inventory import failed"
