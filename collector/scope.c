@@ -75,7 +75,7 @@ pw_scope_is_all(const pw_scope *s)
 
 /* ---- ownership from the inventory ------------------------------------------------- */
 
-#define SO_UUID_LEN 16
+#define SO_UUID_LEN PW_UUID_LEN
 
 typedef struct so_uuid {
     unsigned char b[SO_UUID_LEN];
@@ -95,28 +95,6 @@ struct pw_scope_own {
     size_t   nvms;               /* added, for PW_SCOPE_OWN_MAX */
     bool     sealed;
 };
-
-/* 32 hex digits, dashes anywhere ignored; false for anything else. */
-static bool
-so_uuid_parse(const char *s, so_uuid *out)
-{
-    size_t n = 0;
-
-    for (; *s != '\0'; s++) {
-        int h;
-
-        if (*s == '-')
-            continue;
-        if ((h = pw_hex_digit((unsigned char) *s)) < 0 || n == 2 * SO_UUID_LEN)
-            return false;
-        if (n % 2 == 0)
-            out->b[n / 2] = (unsigned char) (h << 4);
-        else
-            out->b[n / 2] |= (unsigned char) h;
-        n++;
-    }
-    return n == 2 * SO_UUID_LEN;
-}
 
 static int
 so_uuid_cmp(const void *a, const void *b)
@@ -179,7 +157,7 @@ pw_scope_own_add(pw_scope_own *o, const char *name, const char *uuid, const char
     mine = strcmp(tenant, o->tenant) == 0;
     /* A UUID the inventory holds in another form than 32 hex digits cannot be
      * compared with libvirt's: that VM counts as one without a UUID. */
-    if (uuid[0] != '\0' && so_uuid_parse(uuid, &u))
+    if (uuid[0] != '\0' && pw_uuid_parse(uuid, u.b))
         return mine ? so_push((void **) &o->mine, &o->nmine, &o->capmine, &u, sizeof u)
                     : so_push((void **) &o->other, &o->nother, &o->capother, &u, sizeof u);
     if (!mine || name[0] == '\0')
@@ -231,7 +209,7 @@ pw_scope_own_owns(void *ctx, const char *tenant, const pw_series_view *v)
     if ((vm = pw_series_view_label(v, "vm")) == NULL
         || pw_series_view_label(v, PW_SCOPE_TENANT_LABEL) != NULL)
         return false;
-    if (so_uuid_parse(vm, &u)) {
+    if (pw_uuid_parse(vm, u.b)) {
         /* Another tenant's first: a UUID listed for two tenants is nobody's. */
         if (o->nother > 0 && bsearch(&u, o->other, o->nother, sizeof u, so_uuid_cmp) != NULL)
             return false;

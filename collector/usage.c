@@ -11,6 +11,7 @@
  * as column arrays (us_run_cb).
  */
 #include "usage.h"
+#include "bytes.h"
 #include "sort.h"
 
 #include <math.h>
@@ -22,7 +23,7 @@
 
 #include "series.h"
 
-#define US_UUID_LEN 16
+#define US_UUID_LEN PW_UUID_LEN
 #define US_DAY_MS   INT64_C(86400000)
 #define US_MAX_SPAN (INT64_C(400) * US_DAY_MS)
 #define US_MAX_THREADS 4        /* VMs are read on up to this many threads (the cores) */
@@ -64,40 +65,6 @@ typedef struct us_ctx {
 } us_ctx;
 
 static int
-us_hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* The scope's reading of a UUID (scope.c): 32 hex digits, dashes ignored. */
-static bool
-us_uuid_parse(const char *s, unsigned char *b)
-{
-    size_t n = 0;
-
-    for (; *s != '\0'; s++) {
-        int h;
-
-        if (*s == '-')
-            continue;
-        if ((h = us_hex((unsigned char) *s)) < 0 || n == 2 * US_UUID_LEN)
-            return false;
-        if (n % 2 == 0)
-            b[n / 2] = (unsigned char) (h << 4);
-        else
-            b[n / 2] |= (unsigned char) h;
-        n++;
-    }
-    return n == 2 * US_UUID_LEN;
-}
-
-static int
 us_uuid_cmp(const void *a, const void *b)
 {
     return memcmp(a, b, US_UUID_LEN);
@@ -129,7 +96,7 @@ us_match(const us_ctx *c, const pw_series_view *v)
     us_uuid     u;
     us_name     key, *hit;
 
-    if (vm != NULL && us_uuid_parse(vm, u.b)) {
+    if (vm != NULL && pw_uuid_parse(vm, u.b)) {
         us_uuid *h = c->nuuids > 0 ? bsearch(&u, c->uuids, c->nuuids, sizeof u, us_uuid_cmp) : NULL;
 
         if (h != NULL)
@@ -666,13 +633,13 @@ pw_usage_collect(pw_store_txn *t, const pw_usage_vm *vms, size_t n, const char *
         goto out;
     }
     for (i = 0; i < n; i++) {
-        if (vms[i].uuid != NULL && vms[i].uuid[0] != '\0' && us_uuid_parse(vms[i].uuid, c.uuids[c.nuuids].b))
+        if (vms[i].uuid != NULL && vms[i].uuid[0] != '\0' && pw_uuid_parse(vms[i].uuid, c.uuids[c.nuuids].b))
             c.uuids[c.nuuids++].vm = i;
         else
             c.names[c.nnames++] = (us_name) { vms[i].name, i };
     }
     for (i = 0; i < nknown; i++)
-        if (known_uuids[i] != NULL && us_uuid_parse(known_uuids[i], c.known[c.nknown].b))
+        if (known_uuids[i] != NULL && pw_uuid_parse(known_uuids[i], c.known[c.nknown].b))
             c.nknown++;
     pw_qsort(c.uuids, c.nuuids, sizeof *c.uuids, us_uuid_cmp);
     pw_qsort(c.known, c.nknown, sizeof *c.known, us_uuid_cmp);

@@ -8,6 +8,8 @@
 #ifndef PW_BYTES_H
 #define PW_BYTES_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 static inline void
@@ -74,6 +76,34 @@ pw_hex_digit(int c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+/*
+ * A libvirt-style UUID as its 16 bytes: 32 hex digits (either case), dashes
+ * anywhere ignored. False for anything else (*out is then undefined). This is
+ * how the tenant scope and the reports compare a series' `vm` label with the
+ * inventory's UUID, so both must read it the same way.
+ */
+#define PW_UUID_LEN 16
+static inline bool
+pw_uuid_parse(const char *s, unsigned char out[PW_UUID_LEN])
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++) {
+        int h;
+
+        if (*s == '-')
+            continue;
+        if ((h = pw_hex_digit((unsigned char) *s)) < 0 || n == 2 * PW_UUID_LEN)
+            return false;
+        if (n % 2 == 0)
+            out[n / 2] = (unsigned char) (h << 4);
+        else
+            out[n / 2] |= (unsigned char) h;
+        n++;
+    }
+    return n == 2 * PW_UUID_LEN;
 }
 
 #endif
