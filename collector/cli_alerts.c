@@ -445,33 +445,6 @@ out:
     return rc;
 }
 
-/*
- * Takes --config FILE out of argv into *path: it is the collector's file,
- * read for its alerts: section, not a file of this command's options
- * (which the option parser would make of it).
- */
-static void
-ca_take_config(int *argc, char **argv, const char **path)
-{
-    int out = 1;
-
-    for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            while (i < *argc)
-                argv[out++] = argv[i++];
-            break;
-        }
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc)
-            *path = argv[++i];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            *path = argv[i] + 9;
-        else
-            argv[out++] = argv[i];
-    }
-    argv[out] = NULL;
-    *argc = out;
-}
-
 int
 pw_cli_alerts(pw_cli *g, int argc, char **argv)
 {
@@ -507,7 +480,8 @@ pw_cli_alerts(pw_cli *g, int argc, char **argv)
     int           npos, rc = PW_CLI_USAGE;
     pw_err        e;
 
-    ca_take_config(&argc, argv, &config);
+    /* the collector's file, read for its alerts: section, not for this command's options */
+    config = pw_config_arg_take(&argc, argv);
     if ((rc = pw_cli_args("alerts", opts, &cfg, argc, argv, &npos, &help, ca_usage)) != PW_CLI_GO)
         goto out;
     rc = PW_CLI_USAGE;

@@ -39,28 +39,6 @@ cr_usage(FILE *f, const pw_option *opts)
 }
 
 static void
-cr_take_config(int *argc, char **argv, const char **path)
-{
-    int out = 1;
-
-    for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            while (i < *argc)
-                argv[out++] = argv[i++];
-            break;
-        }
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc)
-            *path = argv[++i];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            *path = argv[i] + 9;
-        else
-            argv[out++] = argv[i];
-    }
-    argv[out] = NULL;
-    *argc = out;
-}
-
-static void
 cr_pct(const json_t *o, const char *k, char *buf, size_t len)
 {
     const json_t *v = json_object_get(o, k);
@@ -239,7 +217,8 @@ pw_cli_recommendations(pw_cli *g, int argc, char **argv)
     int              npos, rc = PW_CLI_USAGE;
     pw_err           e;
 
-    cr_take_config(&argc, argv, &config);
+    /* the collector's file, read for its alerts: section, not for this command's options */
+    config = pw_config_arg_take(&argc, argv);
     if ((rc = pw_cli_args("recommendations", opts, &cfg, argc, argv, &npos, &help, cr_usage)) != PW_CLI_GO)
         goto out;
     rc = PW_CLI_USAGE;

@@ -500,7 +500,7 @@ main(int argc, char **argv)
     c.self_req.arg = &c;
     if ((c.self_batch = pw_batch_new()) == NULL)
         goto out;
-    c.config_path = pw_pool_config_path(argc, argv);
+    c.config_path = pw_config_arg(argc, argv);
     rc = collector_run(&c, &sigs);
 out:
     /* Order matters: see ingest.h. The HTTP API goes first: it reads the store. */

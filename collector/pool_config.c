@@ -163,22 +163,6 @@ pc_entry(pc *c, struct fy_node *n, pc_pool *p)
     return PW_OK;
 }
 
-const char *
-pw_pool_config_path(int argc, char **argv)
-{
-    const char *path = NULL;
-
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            path = argv[++i];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            path = argv[i] + 9;
-        else if (strcmp(argv[i], "--") == 0)
-            break;
-    }
-    return path;
-}
-
 pw_err
 pw_pool_config_apply(const char *path, pw_inventory *inv, int64_t now, size_t *npools,
                      char *msg, size_t msglen)

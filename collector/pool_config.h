@@ -28,9 +28,6 @@
 #include "inventory.h"
 #include "pw_err.h"
 
-/* The --config FILE of argv (the last one, as the loader reads them in order), or NULL. */
-const char *pw_pool_config_path(int argc, char **argv);
-
 /*
  * Reads path's `pools:` list and sets each pool in inv at now. *npools (may
  * be NULL) gets how many. A file without `pools:` sets nothing. PW_EIO: the

@@ -210,6 +210,49 @@ out:
     return rc;
 }
 
+/*
+ * Finds the last --config FILE before "--"; with take, also removes every
+ * --config (and its FILE) from argv, closing the gaps. Without take, argv
+ * is left as it is.
+ */
+static const char *
+config_arg(int *argc, char **argv, bool take)
+{
+    const char *path = NULL;
+    int         out = 1;
+
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (take && i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        else if (take)
+            argv[out++] = argv[i];
+    }
+    if (take) {
+        argv[out] = NULL;
+        *argc = out;
+    }
+    return path;
+}
+
+const char *
+pw_config_arg(int argc, char **argv)
+{
+    return config_arg(&argc, argv, false);
+}
+
+const char *
+pw_config_arg_take(int *argc, char **argv)
+{
+    return config_arg(argc, argv, true);
+}
+
 pw_err
 pw_config_parse_args(const pw_option *opts, pw_config *cfg, int argc, char **argv,
                      int *npos, char *errbuf, size_t errlen)

@@ -61,6 +61,20 @@ pw_err pw_config_load_file(const pw_option *opts, pw_config *cfg, const char *pa
                            char *errbuf, size_t errlen);
 
 /*
+ * The FILE of the last `--config FILE` or `--config=FILE` in argv before a
+ * `--`, or NULL. Borrowed from argv. For programs that read other sections
+ * of the same file themselves (the collector's pools: and alerts:).
+ */
+const char *pw_config_arg(int argc, char **argv);
+
+/*
+ * The same, and takes every --config (with its FILE) out of argv: *argc is
+ * updated and argv[*argc] set to NULL. For commands that read the file for
+ * another purpose than their own options.
+ */
+const char *pw_config_arg_take(int *argc, char **argv);
+
+/*
  * Parses argv: options from opts (`--name VALUE`, `--name=VALUE`, flags as
  * `--name`), `--config FILE` (loaded first, so the command line wins), and
  * positional arguments, which are moved to the front of argv; *npos receives

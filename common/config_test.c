@@ -166,6 +166,27 @@ test_sizes(void **state)
     assert_int_equal(pw_size_parse("lots", &v), PW_EINVAL);
 }
 
+static void
+test_config_arg(void **state)
+{
+    char *a[] = { "prog", "--config", "a.yaml", "x", "--config=b.yaml", "--", "--config", "c", NULL };
+    int   n = 8;
+
+    (void) state;
+    /* the last one before "--"; argv untouched */
+    assert_string_equal(pw_config_arg(n, a), "b.yaml");
+    assert_string_equal(a[1], "--config");
+    assert_null(pw_config_arg(2, (char *[]) { "prog", "--config", NULL }));
+    /* take: every --config before "--" goes, the rest stays in order */
+    assert_string_equal(pw_config_arg_take(&n, a), "b.yaml");
+    assert_int_equal(n, 5);
+    assert_string_equal(a[1], "x");
+    assert_string_equal(a[2], "--");
+    assert_string_equal(a[3], "--config");
+    assert_string_equal(a[4], "c");
+    assert_null(a[5]);
+}
+
 int
 main(void)
 {
@@ -175,6 +196,7 @@ main(void)
         cmocka_unit_test(test_yaml_and_precedence),
         cmocka_unit_test(test_yaml_errors),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_config_arg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
