@@ -277,6 +277,79 @@ inv_key_split(const MDB_val *k, const char **name, size_t *nlen, int64_t *ts)
     return true;
 }
 
+/* ---- versions ------------------------------------------------------------ */
+
+/*
+ * The version of `name` in dbi (a VM's or a pool's) in effect at `at`: the
+ * newest dated at or before it, else the oldest. *old gets it decoded,
+ * without its "rec" member (when it was recorded), or NULL when name has no
+ * version; the caller owns it. PW_EPROTO for a stored value that is not
+ * JSON; an LMDB failure is PW_EDB with its code in *rc (else *rc is 0).
+ */
+static pw_err
+inv_version_at(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t at, json_t **old, int *rc)
+{
+    unsigned char sb[INV_KEY_MAX];
+    MDB_cursor   *cur;
+    MDB_val       k = { inv_key(sb, name, INT64_MIN), sb }, v, cv = { 0, NULL };
+    const char   *kname;
+    size_t        nlen, klen = strlen(name);
+    int64_t       ts;
+    bool          found = false;
+
+    *old = NULL;
+    if ((*rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+        return PW_EDB;
+    for (*rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); *rc == 0;
+         *rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (!inv_key_split(&k, &kname, &nlen, &ts) || nlen != klen || memcmp(kname, name, nlen) != 0)
+            break;
+        if (!found || ts <= at) {
+            cv = v;
+            found = true;
+        }
+        if (ts > at)
+            break;
+    }
+    /* cv points into the map: decode it before the cursor (and its txn's view) moves on */
+    if (*rc == 0 || *rc == MDB_NOTFOUND) {
+        *rc = 0;
+        if (found && (*old = json_loadb(cv.mv_data, cv.mv_size, 0, NULL)) == NULL) {
+            mdb_cursor_close(cur);
+            return PW_EPROTO;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (*rc != 0)
+        return PW_EDB;
+    if (*old != NULL)
+        json_object_del(*old, "rec");
+    return PW_OK;
+}
+
+/*
+ * Writes nj, stamped "rec": now, as the version of `name` dated ts. PW_ENOMEM,
+ * or PW_EDB with the LMDB code in *rc.
+ */
+static pw_err
+inv_version_put(MDB_txn *txn, MDB_dbi dbi, const char *name, int64_t ts, json_t *nj, int64_t now,
+                int *rc)
+{
+    unsigned char kb[INV_KEY_MAX];
+    MDB_val       k = { inv_key(kb, name, ts), kb }, v;
+    char         *dump;
+
+    *rc = 0;
+    if (json_object_set_new(nj, "rec", json_integer(now)) != 0
+        || (dump = json_dumps(nj, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        return PW_ENOMEM;
+    v.mv_size = strlen(dump);
+    v.mv_data = dump;
+    *rc = mdb_put(txn, dbi, &k, &v, 0);
+    free(dump);
+    return *rc != 0 ? PW_EDB : PW_OK;
+}
+
 /* ---- VM records ---------------------------------------------------------- */
 
 /* String columns: struct offset and JSON key. The key names are stored: never rename. */
@@ -681,48 +754,17 @@ inv_cmp_name(const void *a, const void *b)
 static pw_err
 inv_import_row(pw_inventory *inv, MDB_txn *txn, int *rcp, inv_import *im, const pw_inv_vm *row)
 {
-    unsigned char kb[INV_KEY_MAX], sb[INV_KEY_MAX];
-    MDB_cursor   *cur = NULL;
-    MDB_val       k, v;
-    json_t       *nj = NULL, *old = NULL;
-    char         *dump = NULL;
-    const char   *name;
-    size_t        nlen, klen = strlen(row->name);
-    int64_t       ts, best_ts = 0;
-    bool          found = false;
-    pw_err        e = PW_OK;
-    int           rc;
+    json_t *nj = NULL, *old = NULL;
+    pw_err  e;
+    int     rc;
 
     if ((nj = inv_vm_json(row)) == NULL) {
         inv_msg(im->msg, im->msglen, "VM %s: a column is not valid UTF-8", row->name);
         return PW_EINVAL;
     }
-    if ((rc = mdb_cursor_open(txn, inv->vm, &cur)) != 0)
-        goto lmdb;
-    k.mv_size = inv_key(sb, row->name, INT64_MIN);
-    k.mv_data = sb;
-    /* The version in effect at effective: newest with ts <= effective, else the oldest. */
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (!inv_key_split(&k, &name, &nlen, &ts) || nlen != klen || memcmp(name, row->name, nlen) != 0)
-            break;
-        if (!found || ts <= im->effective) {
-            json_decref(old);
-            if ((old = json_loadb(v.mv_data, v.mv_size, 0, NULL)) == NULL) {
-                e = PW_EPROTO;
-                goto out;
-            }
-            best_ts = ts;
-            found = true;
-        }
-        if (ts > im->effective)
-            break;
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        goto lmdb;
-    (void) best_ts;
-    if (found) {
-        json_object_del(old, "rec");
+    if ((e = inv_version_at(txn, inv->vm, row->name, im->effective, &old, &rc)) != PW_OK)
+        goto out;
+    if (old != NULL) {
         if (json_equal(old, nj)) {
             im->st.unchanged++;
             goto out;
@@ -731,29 +773,17 @@ inv_import_row(pw_inventory *inv, MDB_txn *txn, int *rcp, inv_import *im, const 
     } else {
         im->st.added++;
     }
-    if (json_object_set_new(nj, "rec", json_integer(im->now)) != 0
-        || (dump = json_dumps(nj, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
-        e = PW_ENOMEM;
-        goto out;
-    }
     /* A VM's first version holds since forever (inventory.h): a change dated before it then lands after it. */
-    k.mv_size = inv_key(kb, row->name, found ? im->effective : INT64_MIN);
-    k.mv_data = kb;
-    v.mv_size = strlen(dump);
-    v.mv_data = dump;
-    if ((rc = mdb_put(txn, inv->vm, &k, &v, 0)) != 0)
-        goto lmdb;
-    goto out;
-lmdb:
-    *rcp = rc;
-    e = inv_map_err(rc);
-    inv_msg(im->msg, im->msglen, "writing the inventory: %s", mdb_strerror(rc));
+    e = inv_version_put(txn, inv->vm, row->name, old != NULL ? im->effective : INT64_MIN, nj,
+        im->now, &rc);
 out:
-    free(dump);
+    if (rc != 0) {
+        *rcp = rc;
+        e = inv_map_err(rc);
+        inv_msg(im->msg, im->msglen, "writing the inventory: %s", mdb_strerror(rc));
+    }
     json_decref(nj);
     json_decref(old);
-    if (cur != NULL)
-        mdb_cursor_close(cur);
     return e;
 }
 
@@ -1055,71 +1085,29 @@ static pw_err
 inv_pool_put_body(pw_inventory *inv, MDB_txn *txn, int *rcp, void *ctx)
 {
     inv_pool_put *pp = ctx;
-    unsigned char kb[INV_KEY_MAX], sb[INV_KEY_MAX];
-    MDB_cursor   *cur = NULL;
-    MDB_val       k, v, cv = { 0, NULL };
     json_t       *nj = NULL, *old = NULL;
-    char         *dump = NULL;
-    const char   *name;
-    size_t        nlen, klen = strlen(pp->name);
-    int64_t       ts;
-    bool          found = false;
-    pw_err        e = PW_OK;
+    pw_err        e;
     int           rc;
 
     if ((nj = inv_pool_json(pp->def, pp->deleted)) == NULL)
         return PW_EINVAL;
-    if ((rc = mdb_cursor_open(txn, inv->pool, &cur)) != 0)
-        goto lmdb;
-    k.mv_size = inv_key(sb, pp->name, INT64_MIN);
-    k.mv_data = sb;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (!inv_key_split(&k, &name, &nlen, &ts) || nlen != klen || memcmp(name, pp->name, nlen) != 0)
-            break;
-        if (!found || ts <= pp->now) {
-            cv = v;
-            found = true;
-        }
-        if (ts > pp->now)
-            break;
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        goto lmdb;
-    if (found) {
-        if ((old = json_loadb(cv.mv_data, cv.mv_size, 0, NULL)) == NULL) {
-            e = PW_EPROTO;
-            goto out;
-        }
-        json_object_del(old, "rec");
-    }
-    if (pp->deleted && (!found || json_is_true(json_object_get(old, "del")))) {
+    if ((e = inv_version_at(txn, inv->pool, pp->name, pp->now, &old, &rc)) != PW_OK)
+        goto out;
+    if (pp->deleted && (old == NULL || json_is_true(json_object_get(old, "del")))) {
         e = PW_ENOENT;
         goto out;
     }
-    if (found && json_equal(old, nj))
+    if (old != NULL && json_equal(old, nj))
         goto out;
-    if (json_object_set_new(nj, "rec", json_integer(pp->now)) != 0
-        || (dump = json_dumps(nj, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
-        e = PW_ENOMEM;
-        goto out;
-    }
-    k.mv_size = inv_key(kb, pp->name, found ? pp->now : INT64_MIN);   /* as for VMs */
-    k.mv_data = kb;
-    v.mv_size = strlen(dump);
-    v.mv_data = dump;
-    if ((rc = mdb_put(txn, inv->pool, &k, &v, 0)) != 0)
-        goto lmdb;
-    goto out;
-lmdb:
-    *rcp = rc;
-    e = inv_map_err(rc);
+    e = inv_version_put(txn, inv->pool, pp->name, old != NULL ? pp->now : INT64_MIN, nj, pp->now,
+        &rc);    /* dated as for VMs */
 out:
-    free(dump);
+    if (rc != 0) {
+        *rcp = rc;
+        e = inv_map_err(rc);
+    }
     json_decref(nj);
     json_decref(old);
-    if (cur != NULL)
-        mdb_cursor_close(cur);
     return e;
 }
 
