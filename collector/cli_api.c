@@ -4,6 +4,7 @@
  * answer (jansson) turned into the callbacks the local readers feed.
  */
 #include "cli_api.h"
+#include "https_client.h"
 #include "sort.h"
 
 #include <ctype.h>
@@ -18,12 +19,10 @@
 #include <jansson.h>
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
-#include <nng/supplemental/tls/tls.h>
 
 #include "series.h"
 
 #define API_TOKEN_MAX    4096
-#define API_SYSTEM_CA    "/etc/ssl/certs/ca-certificates.crt"
 /* The server's audit page ceiling (http_audit.c): fewer round trips. */
 #define API_AUDIT_PAGE   "10000"
 /* Prometheus' earliest time; the server clamps to it, so it means "from the start". */
@@ -177,33 +176,18 @@ api_conn_failed(const char *url, const char *doing, int rv)
 static int
 api_tls(const pw_cli *g, nng_http_client *cli, const nng_url *u)
 {
-    const char     *ca = g->api_ca != NULL ? g->api_ca : API_SYSTEM_CA;
-    nng_tls_config *cfg = NULL;
-    int             rv, rc = PW_CLI_FAIL;
+    const char *ca = g->api_ca != NULL ? g->api_ca : PW_HTTPS_SYSTEM_CA;
+    bool        bad_ca;
+    int         rv = pw_https_verify(cli, u->u_hostname, ca, &bad_ca);
 
-    if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0) {
-        pw_cli_err("TLS: %s", nng_strerror(rv));
-        return PW_CLI_FAIL;
-    }
-    /* Always verify: a token sent to whoever answers is a token given away. */
-    if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0
-        || (rv = nng_tls_config_server_name(cfg, u->u_hostname)) != 0) {
-        pw_cli_err("TLS: %s", nng_strerror(rv));
-        goto out;
-    }
-    if ((rv = nng_tls_config_ca_file(cfg, ca)) != 0) {
+    if (rv == 0)
+        return PW_CLI_OK;
+    if (bad_ca) {
         pw_cli_err("--api-ca %s: cannot use it as PEM CA certificates: %s", ca, nng_strerror(rv));
-        rc = PW_CLI_USAGE;
-        goto out;
+        return PW_CLI_USAGE;
     }
-    if ((rv = nng_http_client_set_tls(cli, cfg)) != 0) {
-        pw_cli_err("TLS: %s", nng_strerror(rv));
-        goto out;
-    }
-    rc = PW_CLI_OK;
-out:
-    nng_tls_config_free(cfg);       /* the client holds its own reference */
-    return rc;
+    pw_cli_err("TLS: %s", nng_strerror(rv));
+    return PW_CLI_FAIL;
 }
 
 /* String member `name` of j; "" when missing or not a string. */

@@ -14,7 +14,6 @@
 #define PW_NOTIFY_BACKOFF_MIN_MS 1000      /* first retry after 1 s, then doubling */
 #define PW_NOTIFY_BACKOFF_MAX_MS 300000    /* ... up to 5 min between tries */
 #define PW_NOTIFY_MAX_ATTEMPTS   300       /* about a day at 5 min; then dropped, logged */
-#define PW_NOTIFY_SYSTEM_CA      "/etc/ssl/certs/ca-certificates.crt"   /* https without ca_file */
 
 typedef struct pw_notify pw_notify;
 

@@ -8,6 +8,7 @@
  * LMDB, so a restart resends what was not delivered.
  */
 #include "notify.h"
+#include "https_client.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +17,6 @@
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
-#include <nng/supplemental/tls/tls.h>
 
 #include "alert_int.h"
 #include "clock.h"
@@ -29,22 +29,6 @@ struct pw_notify {
     uint64_t        sent, failed, dropped;
 };
 
-/* https: the receiver's certificate must chain to ca (a PEM file) and hold its name. */
-static int
-ns_tls(nng_http_client *cli, const nng_url *u, const char *ca)
-{
-    nng_tls_config *cfg = NULL;
-    int             rv;
-
-    if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0)
-        return rv;
-    if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) == 0
-        && (rv = nng_tls_config_server_name(cfg, u->u_hostname)) == 0
-        && (rv = nng_tls_config_ca_file(cfg, ca != NULL ? ca : PW_NOTIFY_SYSTEM_CA)) == 0)
-        rv = nng_http_client_set_tls(cli, cfg);
-    nng_tls_config_free(cfg);       /* the client holds its own reference */
-    return rv;
-}
 
 /* POSTs body to url; the HTTP status in *status (0: no answer). why says what failed. */
 static int
@@ -56,6 +40,7 @@ ns_post(const char *url, const char *ca, const char *body, int *status, char *wh
     nng_http_req    *req = NULL;
     nng_http_res    *res = NULL;
     nng_aio         *aio = NULL;
+    bool             bad_ca;
     int              rv;
 
     *status = 0;
@@ -70,8 +55,9 @@ ns_post(const char *url, const char *ca, const char *body, int *status, char *wh
         snprintf(why, len, "%s", nng_strerror(rv));
         goto out;
     }
-    if (strcmp(u->u_scheme, "https") == 0 && (rv = ns_tls(cli, u, ca)) != 0) {
-        snprintf(why, len, "TLS (CA file %s): %s", ca != NULL ? ca : PW_NOTIFY_SYSTEM_CA, nng_strerror(rv));
+    if (strcmp(u->u_scheme, "https") == 0
+        && (rv = pw_https_verify(cli, u->u_hostname, ca != NULL ? ca : PW_HTTPS_SYSTEM_CA, &bad_ca)) != 0) {
+        snprintf(why, len, "TLS (CA file %s): %s", ca != NULL ? ca : PW_HTTPS_SYSTEM_CA, nng_strerror(rv));
         goto out;
     }
     nng_aio_set_timeout(aio, PW_NOTIFY_TIMEOUT_MS);
