@@ -572,8 +572,7 @@ out:
     free(s->defs);
     for (size_t i = 0; i < nnew; i++)
         newdefs[i]->kept = false;
-    if (nnew > 1)
-        pw_qsort(newdefs, nnew, sizeof *newdefs, hv_def_sort);
+    pw_qsort(newdefs, nnew, sizeof *newdefs, hv_def_sort);
     s->defs = newdefs;
     s->ndefs = nnew;
     if (recs != NULL)

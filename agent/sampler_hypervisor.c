@@ -717,8 +717,7 @@ hv_domains(hv_state *st, const pw_hv_round *r, pw_batch *b, pw_err *first)
     for (size_t k = 0; k < 6; k++)
         hv_add(b, "poolwatch_hypervisor_domains", (double) counts[k], first, "state", states[k],
                NULL);
-    if (nnow > 1)
-        pw_qsort(now, nnow, sizeof *now, hv_vm_cmp);
+    pw_qsort(now, nnow, sizeof *now, hv_vm_cmp);
     if (!st->have_prev)
         pw_info("hypervisor %s: %zu domain(s); watching them for appear, disappear and resize",
                 st->uri, nnow);

@@ -293,8 +293,7 @@ kn_eval(const pw_alert_rule *r, const pw_alert_src *src, int64_t t, pw_alert_emi
         }
         use = &pools;
     }
-    if (use->n > 1)
-        pw_qsort(use->h, use->n, sizeof *use->h, kn_cmp_host);
+    pw_qsort(use->h, use->n, sizeof *use->h, kn_cmp_host);
     for (size_t i = 0; i < use->n; i++) {
         kn_host *h = &use->h[i];
         json_t  *labels;

@@ -547,8 +547,7 @@ pw_cli_api_query_run(const pw_cli *g, const pw_cli_api_query *q, const pw_query_
     if (e == PW_ENOMEM)
         goto nomem;
     if (e == PW_OK) {
-        if (n > 1)
-            pw_qsort(ss, n, sizeof *ss, api_series_cmp);
+        pw_qsort(ss, n, sizeof *ss, api_series_cmp);
         e = api_feed(ss, n, sink, ctx, sink_err);
     }
     if (*sink_err != PW_OK)

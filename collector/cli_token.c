@@ -296,8 +296,7 @@ ct_list_run(pw_cli *g, const ct_opts *o)
         rc = l.nomem ? PW_CLI_FAIL : PW_CLI_NODATA;
         goto out;
     }
-    if (l.n > 0)
-        pw_qsort(l.t, l.n, sizeof *l.t, ct_cmp);
+    pw_qsort(l.t, l.n, sizeof *l.t, ct_cmp);
     switch (fmt) {
     case PW_OUT_TABLE:
         if (l.n == 0)

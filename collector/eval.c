@@ -1635,8 +1635,7 @@ pw_eval_range(const pw_expr *e, const pw_eval_opts *o, const pw_eval_source *src
     if (r.err != PW_OK)
         goto out;
     /* Prometheus returns range results sorted by labels. */
-    if (res.n > 1)
-        pw_qsort(res.s, res.n, sizeof *res.s, ev_cmp_series);
+    pw_qsort(res.s, res.n, sizeof *res.s, ev_cmp_series);
     for (size_t i = 0; i < res.n; i++) {
         pw_err rc = ev_write(&r, &res.s[i], sink, sctx);
 

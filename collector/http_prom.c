@@ -533,8 +533,7 @@ pr_strset_json(pr_strset *set)
             set->slot[n++] = set->slot[i];   /* compact to the front; the set is done */
     for (size_t i = n; i < set->cap; i++)
         set->slot[i] = NULL;                /* each string now lives once, below n */
-    if (n > 1)
-        pw_qsort(set->slot, n, sizeof *set->slot, pr_strcmp);
+    pw_qsort(set->slot, n, sizeof *set->slot, pr_strcmp);
     for (size_t i = 0; i < n; i++)
         if (json_array_append_new(arr, json_string(set->slot[i])) != 0) {
             json_decref(arr);

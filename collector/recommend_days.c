@@ -541,8 +541,7 @@ pw_rec_window_collect(pw_store_txn *t, pw_inventory *inv, int64_t at, size_t nda
         goto out;
     }
     pw_qsort(w->vms, w->nvms, sizeof *w->vms, rd_vm_name_cmp);
-    if (a.nfl > 0)
-        pw_qsort(a.fl, a.nfl, sizeof *a.fl, rd_flavour_cmp);
+    pw_qsort(a.fl, a.nfl, sizeof *a.fl, rd_flavour_cmp);
     w->flavours = a.fl;
     w->nflavours = a.nfl;
     a.fl = NULL;

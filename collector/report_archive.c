@@ -438,8 +438,7 @@ ra_list_month(const char *base, const char *month, const char *tenant, pw_report
             n++;
     }
     closedir(d);
-    if (n > 0)     /* qsort: never NULL, even for nothing */
-        pw_qsort(names, n, sizeof *names, ra_strcmp);
+    pw_qsort(names, n, sizeof *names, ra_strcmp);
     for (size_t i = 0; i < n && !*stop; i++) {
         pw_report_archived a = { month, names[i], "", 0, 0, false };
         struct stat        st;
@@ -512,8 +511,7 @@ pw_report_archive_list(const char *data_dir, const char *tenant, pw_report_archi
     }
     closedir(d);
     if (e == PW_OK) {
-        if (n > 0)
-            pw_qsort(months, n, sizeof *months, ra_strcmp);
+        pw_qsort(months, n, sizeof *months, ra_strcmp);
         for (size_t i = 0; i < n && !stop && e == PW_OK; i++)
             e = ra_list_month(base, months[i], tenant, cb, ctx, &stop);
     }

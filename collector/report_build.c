@@ -378,10 +378,8 @@ rb_rows(const pw_report_opts *o, pw_report *r, rb_vers *vs, char *msg, size_t ms
             r->vms[i].use = use[i];
     }
     /* sort the rows (uv points into them no more) */
-    if (r->nvms > 0)     /* qsort must not be given NULL, even with nothing to sort */
-        pw_qsort(r->vms, r->nvms, sizeof *r->vms, rb_vm_cmp);
-    if (r->nchanges > 0)
-        pw_qsort(r->changes, r->nchanges, sizeof *r->changes, rb_change_cmp);
+    pw_qsort(r->vms, r->nvms, sizeof *r->vms, rb_vm_cmp);
+    pw_qsort(r->changes, r->nchanges, sizeof *r->changes, rb_change_cmp);
     e = PW_OK;
 out:
     for (i = 0; i < known.n; i++)
@@ -484,8 +482,7 @@ rb_advice(pw_report *r, const pw_report_advisor_ops *adv)
             u->score = !isnan(u->cpu_p95_w) ? u->cpu_p95_w : u->mem_p95_w;
         u->rank = 0;
     }
-    if (r->nunits > 0)
-        pw_qsort(r->units, r->nunits, sizeof *r->units, rb_unit_cmp);
+    pw_qsort(r->units, r->nunits, sizeof *r->units, rb_unit_cmp);
     for (i = 0; i < r->nunits; i++)
         if (!isnan(r->units[i].score))
             r->units[i].rank = i + 1;
@@ -679,8 +676,7 @@ rb_pools(const pw_report_opts *o, pw_report *r, char *msg, size_t msglen)
                             msglen)) != PW_OK)
             return e;
     }
-    if (r->npools > 0)
-        pw_qsort(r->pools, r->npools, sizeof *r->pools, rb_pool_cmp);
+    pw_qsort(r->pools, r->npools, sizeof *r->pools, rb_pool_cmp);
     return PW_OK;
 }
 
@@ -797,8 +793,7 @@ rb_hosts_avail(const pw_report_opts *o, pw_report *r)
         if (p->availability > 1)
             p->availability = 1;
     }
-    if (r->nhosts > 0)
-        pw_qsort(r->hosts, r->nhosts, sizeof *r->hosts, rb_host_cmp);
+    pw_qsort(r->hosts, r->nhosts, sizeof *r->hosts, rb_host_cmp);
 out:
     for (size_t i = 0; i < h.nids; i++)
         free(h.names[i]);
@@ -915,8 +910,7 @@ pw_report_build(const pw_report_opts *o, pw_report *r, char *msg, size_t msglen)
             snprintf(msg, msglen, "reading the alert history: %s", pw_strerror(e));
             goto out;
         }
-        if (r->nalerts > 0)
-            pw_qsort(r->alerts, r->nalerts, sizeof *r->alerts, rb_alerts_cmp);
+        pw_qsort(r->alerts, r->nalerts, sizeof *r->alerts, rb_alerts_cmp);
         r->alerts_known = true;
         if ((e = rb_r3(o, r, msg, msglen)) != PW_OK)
             goto out;

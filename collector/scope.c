@@ -174,12 +174,9 @@ pw_scope_own_seal(pw_scope_own *o)
 {
     if (o == NULL || o->sealed)
         return;
-    if (o->nmine > 1)
-        pw_qsort(o->mine, o->nmine, sizeof *o->mine, so_uuid_cmp);
-    if (o->nother > 1)
-        pw_qsort(o->other, o->nother, sizeof *o->other, so_uuid_cmp);
-    if (o->nnames > 1)
-        pw_qsort(o->names, o->nnames, sizeof *o->names, so_name_cmp);
+    pw_qsort(o->mine, o->nmine, sizeof *o->mine, so_uuid_cmp);
+    pw_qsort(o->other, o->nother, sizeof *o->other, so_uuid_cmp);
+    pw_qsort(o->names, o->nnames, sizeof *o->names, so_name_cmp);
     o->sealed = true;
 }
 

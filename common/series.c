@@ -86,8 +86,7 @@ label_cmp(const void *a, const void *b)
 pw_err
 pw_labels_sort(pw_label *labels, size_t n)
 {
-    if (n > 1)
-        pw_qsort(labels, n, sizeof *labels, label_cmp);
+    pw_qsort(labels, n, sizeof *labels, label_cmp);
     for (size_t i = 1; i < n; i++)
         if (strcmp(labels[i - 1].name, labels[i].name) == 0)
             return PW_EEXIST;
