@@ -87,26 +87,6 @@ pw_alert_fingerprint(const json_t *labels, char out[17])
     snprintf(out, 17, "%016llx", (unsigned long long) h);
 }
 
-static int
-as_begin(pw_alert_db *db, unsigned flags, MDB_txn **txn)
-{
-    int rc;
-
-    for (int tries = 0;; tries++) {
-        pthread_rwlock_rdlock(&db->gate);
-        if ((rc = mdb_txn_begin(db->env, NULL, flags, txn)) == 0)
-            return 0;
-        pthread_rwlock_unlock(&db->gate);
-        if (rc != MDB_MAP_RESIZED || tries == 3)
-            return rc;
-        pthread_rwlock_wrlock(&db->gate);
-        rc = mdb_env_set_mapsize(db->env, 0);
-        pthread_rwlock_unlock(&db->gate);
-        if (rc != 0)
-            return rc;
-    }
-}
-
 static void
 as_end(pw_alert_db *db, MDB_txn *txn, bool commit)
 {
@@ -131,7 +111,7 @@ pw_alert_db_open(const char *dir, unsigned flags, pw_alert_db **out, char *msg, 
         return PW_ENOMEM;
     }
     db->rdonly = rdonly;
-    pthread_rwlock_init(&db->gate, NULL);
+    pw_lmdb_gate_init(&db->gate);
     if ((size_t) snprintf(db->path, sizeof db->path, "%s/alerts.mdb", dir) >= sizeof db->path) {
         snprintf(msg, msglen, "%s: path too long", dir);
         e = PW_EIO;
@@ -249,7 +229,7 @@ pw_alert_db_active(pw_alert_db *db, pw_alert_rec_cb cb, void *ctx)
     MDB_txn *txn;
     int      rc;
 
-    if ((rc = as_begin(db, MDB_RDONLY, &txn)) != 0)
+    if ((rc = pw_lmdb_begin(db->env, &db->gate, MDB_RDONLY, &txn)) != 0)
         return pw_lmdb_err(rc);
     rc = as_scan(txn, db->active, NULL, NULL, cb, ctx);
     as_end(db, txn, false);
@@ -268,7 +248,7 @@ pw_alert_db_history(pw_alert_db *db, int64_t from, int64_t to, pw_alert_rec_cb c
     pw_put_be64(lo + 8, 0);
     pw_put_ts(hi, to);
     pw_put_be64(hi + 8, UINT64_MAX);
-    if ((rc = as_begin(db, MDB_RDONLY, &txn)) != 0)
+    if ((rc = pw_lmdb_begin(db->env, &db->gate, MDB_RDONLY, &txn)) != 0)
         return pw_lmdb_err(rc);
     rc = as_scan(txn, db->history, &klo, &khi, cb, ctx);
     as_end(db, txn, false);
@@ -283,7 +263,7 @@ pw_alert_db_queue_count(pw_alert_db *db, size_t *n)
     int      rc;
 
     *n = 0;
-    if ((rc = as_begin(db, MDB_RDONLY, &txn)) != 0)
+    if ((rc = pw_lmdb_begin(db->env, &db->gate, MDB_RDONLY, &txn)) != 0)
         return pw_lmdb_err(rc);
     if ((rc = mdb_stat(txn, db->queue, &st)) == 0)
         *n = st.ms_entries;
@@ -292,19 +272,6 @@ pw_alert_db_queue_count(pw_alert_db *db, size_t *n)
 }
 
 /* ---- writes ------------------------------------------------------------- */
-
-static int
-as_grow(pw_alert_db *db)
-{
-    MDB_envinfo info;
-    int         rc;
-
-    pthread_rwlock_wrlock(&db->gate);
-    mdb_env_info(db->env, &info);
-    rc = info.me_mapsize > SIZE_MAX / 2 ? MDB_MAP_FULL : mdb_env_set_mapsize(db->env, info.me_mapsize * 2);
-    pthread_rwlock_unlock(&db->gate);
-    return rc;
-}
 
 pw_err
 pw_alert_db_write(pw_alert_db *db, pw_alert_wbody body, void *ctx)
@@ -317,7 +284,7 @@ pw_alert_db_write(pw_alert_db *db, pw_alert_wbody body, void *ctx)
         return PW_EINVAL;
     for (int tries = 0;; tries++) {
         w.rc = 0;
-        if ((rc = as_begin(db, 0, &w.txn)) != 0)
+        if ((rc = pw_lmdb_begin(db->env, &db->gate, 0, &w.txn)) != 0)
             return pw_lmdb_err(rc);
         e = body(&w, ctx);
         if (e == PW_OK) {
@@ -331,7 +298,7 @@ pw_alert_db_write(pw_alert_db *db, pw_alert_wbody body, void *ctx)
         pthread_rwlock_unlock(&db->gate);
         if (w.rc != MDB_MAP_FULL || tries == AS_GROW_TRIES)
             return e;
-        if (as_grow(db) != 0)
+        if (pw_lmdb_grow(db->env, &db->gate) != 0)
             return PW_EFULL;
     }
 }
@@ -507,7 +474,7 @@ pw_alert_db_queue_due(pw_alert_db *db, int64_t now, uint64_t *id, json_t **note,
 
     *note = NULL;
     *next_ms = INT64_MAX;
-    if ((rc = as_begin(db, MDB_RDONLY, &txn)) != 0)
+    if ((rc = pw_lmdb_begin(db->env, &db->gate, MDB_RDONLY, &txn)) != 0)
         return pw_lmdb_err(rc);
     if ((rc = mdb_cursor_open(txn, db->queue, &cur)) != 0) {
         as_end(db, txn, false);
@@ -596,7 +563,7 @@ pw_alert_silences(pw_alert_db *db, pw_alert_rec_cb cb, void *ctx)
     MDB_txn *txn;
     int      rc;
 
-    if ((rc = as_begin(db, MDB_RDONLY, &txn)) != 0)
+    if ((rc = pw_lmdb_begin(db->env, &db->gate, MDB_RDONLY, &txn)) != 0)
         return pw_lmdb_err(rc);
     rc = as_scan(txn, db->silences, NULL, NULL, cb, ctx);
     as_end(db, txn, false);

@@ -19,10 +19,10 @@
 
 #include "bytes.h"
 #include "clock.h"
+#include "lmdb_env.h"
 
 #define AUTH_MAX_DBS      8     /* meta, tokens, audit, audit_meta + room */
 #define AUTH_MAX_READERS  256   /* concurrent read txns over all processes */
-#define AUTH_BEGIN_TRIES  5     /* MDB_MAP_RESIZED again while another process keeps growing */
 #define AUTH_GROW_TRIES   16    /* doublings of the map for one write */
 #define AUTH_ID_BYTES     6     /* PW_TOKEN_ID_LEN / 2 */
 #define AUTH_SECRET_BYTES 32    /* 256 bits: too many to guess, so a fast keyed hash suffices */
@@ -148,45 +148,6 @@ auth_text_ok(const char *s, size_t max, bool empty_ok)
 
 /* ---- transactions and map growth ------------------------------------- */
 
-/* Begins an LMDB txn holding the gate shared; on 0 the caller releases it after the txn. */
-static int
-auth_begin(pw_security *s, unsigned flags, MDB_txn **txn)
-{
-    int rc;
-
-    for (int tries = 1;; tries++) {
-        pthread_rwlock_rdlock(&s->gate);
-        if ((rc = mdb_txn_begin(s->env, NULL, flags, txn)) == 0)
-            return 0;
-        pthread_rwlock_unlock(&s->gate);
-        if (rc != MDB_MAP_RESIZED || tries == AUTH_BEGIN_TRIES)
-            return rc;
-        /* Another process grew the map past ours: adopt its size (needs no txn open here). */
-        pthread_rwlock_wrlock(&s->gate);
-        rc = mdb_env_set_mapsize(s->env, 0);
-        pthread_rwlock_unlock(&s->gate);
-        if (rc != 0)
-            return rc;
-    }
-}
-
-/* Doubles the map; with the gate exclusive, no txn of this process is open. */
-static int
-auth_grow(pw_security *s)
-{
-    MDB_envinfo info;
-    int         rc;
-
-    pthread_rwlock_wrlock(&s->gate);
-    mdb_env_info(s->env, &info);
-    if (info.me_mapsize > SIZE_MAX / 2)
-        rc = MDB_MAP_FULL;
-    else
-        rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
-    pthread_rwlock_unlock(&s->gate);
-    return rc;
-}
-
 pw_err
 pwsec_read(pw_security *s, pwsec_body body, void *ctx)
 {
@@ -194,7 +155,7 @@ pwsec_read(pw_security *s, pwsec_body body, void *ctx)
     pw_err    e;
     int       rc;
 
-    if ((rc = auth_begin(s, MDB_RDONLY, &t.txn)) != 0)
+    if ((rc = pw_lmdb_begin(s->env, &s->gate, MDB_RDONLY, &t.txn)) != 0)
         return pwsec_map_err(rc);
     e = body(s, &t, ctx);
     /* Commit, not abort: aborting would close dbi handles opened inside (at open). */
@@ -218,7 +179,7 @@ pwsec_write(pw_security *s, pwsec_body body, void *ctx)
     for (int tries = 0;; tries++) {
         t.txn = NULL;
         t.rc = 0;
-        if ((rc = auth_begin(s, 0, &t.txn)) != 0)
+        if ((rc = pw_lmdb_begin(s->env, &s->gate, 0, &t.txn)) != 0)
             return pwsec_map_err(rc);
         e = body(s, &t, ctx);
         if (e == PW_OK) {
@@ -230,7 +191,7 @@ pwsec_write(pw_security *s, pwsec_body body, void *ctx)
         pthread_rwlock_unlock(&s->gate);
         if (t.rc != MDB_MAP_FULL || tries == AUTH_GROW_TRIES)
             return e;
-        if (auth_grow(s) != 0)
+        if (pw_lmdb_grow(s->env, &s->gate) != 0)
             return PW_EFULL;
     }
 }
@@ -467,7 +428,6 @@ pwsec_open_sized(const char *dir, bool rdonly, uint64_t map_size, pw_security **
     char                 scratch[1], path[PATH_MAX];
     struct stat          st;
     pw_security         *s = NULL;
-    pthread_rwlockattr_t attr;
     auth_open_ctx        c;
     size_t               dlen = strlen(dir);
     bool                 exists;
@@ -498,10 +458,7 @@ pwsec_open_sized(const char *dir, bool rdonly, uint64_t map_size, pw_security **
     }
     memcpy(s->dir, dir, dlen + 1);
     s->rdonly = rdonly;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&s->gate, &attr);
-    pthread_rwlockattr_destroy(&attr);
+    pw_lmdb_gate_init(&s->gate);
     pthread_mutex_init(&s->append_lock, NULL);
     pthread_cond_init(&s->append_done, NULL);
     if ((rc = mdb_env_create(&s->env)) != 0

@@ -33,7 +33,6 @@
 #define INV_FORMAT       1
 #define INV_INITIAL_MAP  ((size_t) 64 << 20)   /* sparse; doubled when full */
 #define INV_MAX_DBS      4
-#define INV_BEGIN_TRIES  5
 #define INV_GROW_TRIES   8
 #define INV_KEY_MAX      (PW_INV_STR_MAX + 1 + 8)
 
@@ -107,7 +106,6 @@ pw_err
 pw_inventory_open(const char *dir, bool rdonly, pw_inventory **out, char *msg, size_t msglen)
 {
     char                path[4096], dummy[8];
-    pthread_rwlockattr_t attr;
     struct stat         st;
     pw_inventory       *inv;
     size_t              plen;
@@ -129,10 +127,7 @@ pw_inventory_open(const char *dir, bool rdonly, pw_inventory **out, char *msg, s
     memcpy(inv->path, path, plen + 1);
     inv->rdonly = rdonly;
     pthread_mutex_init(&inv->open_lock, NULL);
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&inv->gate, &attr);
-    pthread_rwlockattr_destroy(&attr);
+    pw_lmdb_gate_init(&inv->gate);
     if (rdonly && stat(path, &st) != 0 && errno == ENOENT) {
         *out = inv;            /* empty until the file appears (inventory.h) */
         return PW_OK;
@@ -175,27 +170,6 @@ inv_ready(pw_inventory *inv)
     return ok;
 }
 
-static int
-inv_begin(pw_inventory *inv, unsigned flags, MDB_txn **txn)
-{
-    int rc;
-
-    for (int tries = 1;; tries++) {
-        pthread_rwlock_rdlock(&inv->gate);
-        if ((rc = mdb_txn_begin(inv->env, NULL, flags, txn)) == 0)
-            return 0;
-        pthread_rwlock_unlock(&inv->gate);
-        if (rc != MDB_MAP_RESIZED || tries == INV_BEGIN_TRIES)
-            return rc;
-        /* Another process grew the map: adopt its size (legal with no txn open here). */
-        pthread_rwlock_wrlock(&inv->gate);
-        rc = mdb_env_set_mapsize(inv->env, 0);
-        pthread_rwlock_unlock(&inv->gate);
-        if (rc != 0)
-            return rc;
-    }
-}
-
 /* A transaction body; returns PW_OK to commit. *rc: the LMDB code of a failure. */
 typedef pw_err (*inv_body)(pw_inventory *inv, MDB_txn *txn, int *rc, void *ctx);
 
@@ -208,7 +182,7 @@ inv_read(pw_inventory *inv, inv_body body, void *ctx)
 
     if (!inv_ready(inv))
         return PW_OK;          /* no file yet: empty */
-    if ((rc = inv_begin(inv, MDB_RDONLY, &txn)) != 0)
+    if ((rc = pw_lmdb_begin(inv->env, &inv->gate, MDB_RDONLY, &txn)) != 0)
         return inv_map_err(rc);
     e = body(inv, txn, &rc, ctx);
     mdb_txn_abort(txn);
@@ -219,16 +193,15 @@ inv_read(pw_inventory *inv, inv_body body, void *ctx)
 static pw_err
 inv_write(pw_inventory *inv, inv_body body, void *ctx)
 {
-    MDB_envinfo info;
-    MDB_txn    *txn;
-    pw_err      e;
-    int         rc;
+    MDB_txn *txn;
+    pw_err   e;
+    int      rc;
 
     if (inv->rdonly || inv->env == NULL)
         return PW_EINVAL;
     for (int tries = 0;; tries++) {
         rc = 0;
-        if ((rc = inv_begin(inv, 0, &txn)) != 0)
+        if ((rc = pw_lmdb_begin(inv->env, &inv->gate, 0, &txn)) != 0)
             return inv_map_err(rc);
         e = body(inv, txn, &rc, ctx);
         if (e == PW_OK) {
@@ -240,12 +213,7 @@ inv_write(pw_inventory *inv, inv_body body, void *ctx)
         pthread_rwlock_unlock(&inv->gate);
         if (rc != MDB_MAP_FULL || tries == INV_GROW_TRIES)
             return e;
-        pthread_rwlock_wrlock(&inv->gate);
-        mdb_env_info(inv->env, &info);
-        rc = info.me_mapsize > SIZE_MAX / 2 ? MDB_MAP_FULL
-           : mdb_env_set_mapsize(inv->env, info.me_mapsize * 2);
-        pthread_rwlock_unlock(&inv->gate);
-        if (rc != 0)
+        if (pw_lmdb_grow(inv->env, &inv->gate) != 0)
             return PW_EFULL;
     }
 }

@@ -98,3 +98,52 @@ out:
     *out = env;
     return PW_OK;
 }
+
+/* ---- the map-size gate -------------------------------------------------- */
+
+#define LMDB_BEGIN_TRIES 5     /* MDB_MAP_RESIZED again while another process keeps growing */
+
+void
+pw_lmdb_gate_init(pthread_rwlock_t *gate)
+{
+    pthread_rwlockattr_t attr;
+
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(gate, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
+int
+pw_lmdb_begin(MDB_env *env, pthread_rwlock_t *gate, unsigned flags, MDB_txn **txn)
+{
+    int rc;
+
+    for (int tries = 1;; tries++) {
+        pthread_rwlock_rdlock(gate);
+        if ((rc = mdb_txn_begin(env, NULL, flags, txn)) == 0)
+            return 0;
+        pthread_rwlock_unlock(gate);
+        if (rc != MDB_MAP_RESIZED || tries == LMDB_BEGIN_TRIES)
+            return rc;
+        /* Another process grew the map past ours: adopt its size (needs no txn open here). */
+        pthread_rwlock_wrlock(gate);
+        rc = mdb_env_set_mapsize(env, 0);
+        pthread_rwlock_unlock(gate);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+int
+pw_lmdb_grow(MDB_env *env, pthread_rwlock_t *gate)
+{
+    MDB_envinfo info;
+    int         rc;
+
+    pthread_rwlock_wrlock(gate);
+    mdb_env_info(env, &info);
+    rc = info.me_mapsize > SIZE_MAX / 2 ? MDB_MAP_FULL : mdb_env_set_mapsize(env, info.me_mapsize * 2);
+    pthread_rwlock_unlock(gate);
+    return rc;
+}

@@ -7,6 +7,9 @@
  *
  * The store (store.c) and the security database (auth.c) open theirs
  * differently (map size ceilings, reader slots) and do not use this.
+ *
+ * Also the map-size gate that inventory.c, alert_state.c and auth.c put
+ * around every transaction (below).
  */
 #ifndef PW_LMDB_ENV_H
 #define PW_LMDB_ENV_H
@@ -14,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <pthread.h>
 
 #include <lmdb.h>
 
@@ -45,5 +50,29 @@ pw_err pw_lmdb_open(const pw_lmdb_opts *o, MDB_env **env, MDB_dbi *dbi, char *ms
 
 /* An LMDB (or errno) code as a pw_err: MAP_FULL/ENOSPC/EDQUOT PW_EFULL, NOTFOUND PW_ENOENT, ... */
 pw_err pw_lmdb_err(int rc);
+
+/*
+ * The map-size gate: a process's rwlock around one environment. Every
+ * transaction holds it shared; changing the map size takes it exclusive,
+ * because LMDB allows mdb_env_set_mapsize only while the process has no
+ * transaction open. It prefers writers, so a stream of readers cannot hold
+ * a resize off. Init/destroy as pthread_rwlock_init/destroy.
+ */
+void pw_lmdb_gate_init(pthread_rwlock_t *gate);
+
+/*
+ * Begins a transaction (flags as mdb_txn_begin) holding the gate shared.
+ * On 0 the caller ends the txn (commit or abort) and then unlocks the gate;
+ * on an LMDB code nothing is held. MDB_MAP_RESIZED (another process grew
+ * the file) is handled here by adopting the new size, a few times over.
+ */
+int pw_lmdb_begin(MDB_env *env, pthread_rwlock_t *gate, unsigned flags, MDB_txn **txn);
+
+/*
+ * Doubles the map (no transaction of this process may be open: takes the
+ * gate exclusive). 0, MDB_MAP_FULL past SIZE_MAX / 2, or mdb_env_set_mapsize's
+ * code.
+ */
+int pw_lmdb_grow(MDB_env *env, pthread_rwlock_t *gate);
 
 #endif
