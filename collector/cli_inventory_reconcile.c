@@ -270,14 +270,7 @@ cr_print(const cr_row *rows, size_t n, pw_out_format fmt)
                 rc = PW_CLI_FAIL;
         }
     }
-    if (rc == PW_CLI_OK && t != NULL)
-        pw_table_print(t, stdout);
-    if (rc == PW_CLI_OK && arr != NULL) {
-        json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        putchar('\n');
-    }
-    pw_table_free(t);
-    json_decref(arr);
+    pw_out_listing(rc == PW_CLI_OK, t, arr);
     return rc;
 }
 

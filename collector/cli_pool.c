@@ -342,14 +342,7 @@ cp_print(const cp_list *l, const char *format, bool history)
                 rc = PW_CLI_FAIL;
         }
     }
-    if (rc == PW_CLI_OK && t != NULL)
-        pw_table_print(t, stdout);
-    if (rc == PW_CLI_OK && arr != NULL) {
-        json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        putchar('\n');
-    }
-    pw_table_free(t);
-    json_decref(arr);
+    pw_out_listing(rc == PW_CLI_OK, t, arr);
     return rc;
 }
 

@@ -218,3 +218,16 @@ pw_table_free(pw_table *t)
     free(t->cells);
     free(t);
 }
+
+void
+pw_out_listing(bool ok, pw_table *t, json_t *arr)
+{
+    if (ok && t != NULL)
+        pw_table_print(t, stdout);
+    if (ok && arr != NULL) {
+        json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+    }
+    pw_table_free(t);
+    json_decref(arr);
+}

@@ -5,9 +5,12 @@
 #ifndef PW_OUTPUT_FORMAT_H
 #define PW_OUTPUT_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include "pw_err.h"
 
@@ -65,5 +68,12 @@ size_t    pw_table_rows(const pw_table *t);
 /* Prints header and rows to f, columns two spaces apart. */
 void      pw_table_print(const pw_table *t, FILE *f);
 void      pw_table_free(pw_table *t);
+
+/*
+ * The end of a listing command that built either a table or a JSON array
+ * (the other NULL): prints it to stdout when ok, then frees both (takes
+ * ownership of t and arr in every case).
+ */
+void      pw_out_listing(bool ok, pw_table *t, json_t *arr);
 
 #endif
