@@ -155,9 +155,6 @@ api_token(const pw_cli *g, char *tok, size_t len)
     return PW_CLI_OK;
 }
 
-/* Runs one operation on aio and waits for it; NNG's result code. */
-#define API_WAIT(aio, call) ((call), nng_aio_wait(aio), nng_aio_result(aio))
-
 /* Why the connection failed, for people: exit 2 in every case (the collector is not reachable). */
 static int
 api_conn_failed(const char *url, const char *doing, int rv)
@@ -171,23 +168,6 @@ api_conn_failed(const char *url, const char *doing, int rv)
             "the URL use a DNS name the certificate holds? IP addresses are not matched)";
     pw_cli_err("%s %s: %s%s", doing, url, nng_strerror(rv), hint);
     return PW_CLI_NODATA;
-}
-
-static int
-api_tls(const pw_cli *g, nng_http_client *cli, const nng_url *u)
-{
-    const char *ca = g->api_ca != NULL ? g->api_ca : PW_HTTPS_SYSTEM_CA;
-    bool        bad_ca;
-    int         rv = pw_https_verify(cli, u->u_hostname, ca, &bad_ca);
-
-    if (rv == 0)
-        return PW_CLI_OK;
-    if (bad_ca) {
-        pw_cli_err("--api-ca %s: cannot use it as PEM CA certificates: %s", ca, nng_strerror(rv));
-        return PW_CLI_USAGE;
-    }
-    pw_cli_err("TLS: %s", nng_strerror(rv));
-    return PW_CLI_FAIL;
 }
 
 /* String member `name` of j; "" when missing or not a string. */
@@ -238,20 +218,14 @@ static int
 api_call(const pw_cli *g, const char *what, const char *method, const char *path,
          const api_form *form, json_t **data)
 {
-    nng_url         *u = NULL;
-    nng_http_client *cli = NULL;
-    nng_http_conn   *conn = NULL;
-    nng_http_req    *req = NULL;
-    nng_http_res    *res = NULL;
-    nng_aio         *aio = NULL;
-    json_t          *j = NULL;
-    json_error_t     jerr;
-    char             tok[API_TOKEN_MAX], *url = NULL, *authz = NULL, *body = NULL, *end;
-    const char      *clen;
-    bool             post = strcmp(method, "POST") == 0;
-    size_t           blen = strlen(g->api_url), n;
-    unsigned long long len;
-    int              rv, rc, status;
+    nng_url        *u = NULL;
+    json_t         *j = NULL;
+    json_error_t    jerr;
+    pw_http_answer  ans = { .body = NULL };
+    char            tok[API_TOKEN_MAX], *url = NULL, *authz = NULL;
+    bool            post = strcmp(method, "POST") == 0;
+    size_t          blen = strlen(g->api_url), n;
+    int             rv, rc;
 
     *data = NULL;
     if ((rc = api_token(g, tok, sizeof tok)) != PW_CLI_OK)
@@ -274,66 +248,60 @@ api_call(const pw_cli *g, const char *what, const char *method, const char *path
         rc = PW_CLI_USAGE;
         goto out;
     }
-    if ((rv = nng_http_client_alloc(&cli, u)) != 0 || (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0
-        || (rv = nng_http_req_alloc(&req, u)) != 0 || (rv = nng_http_res_alloc(&res)) != 0) {
+    {
+        const char *hdrs[] = { "Authorization", authz, "Accept", "application/json",
+                               "Connection", "close",
+                               post ? "Content-Type" : NULL, "application/x-www-form-urlencoded", NULL };
+        pw_http_request req = {
+            .method = method, .url = u, .headers = hdrs,
+            .body = post ? form->p : NULL, .body_len = post ? form->len : 0,
+            .ca_file = g->api_ca, .connect_ms = PW_CLI_API_CONNECT_MS, .io_ms = PW_CLI_API_IO_MS,
+            .read_body = true, .max_body = PW_CLI_API_MAX_RESPONSE,
+        };
+
+        rv = pw_http_call(&req, &ans);
+    }
+    switch (rv == 0 ? PW_HTTP_DONE : ans.stage) {
+    case PW_HTTP_DONE:
+        break;
+    case PW_HTTP_TLS:
+        if (ans.bad_ca) {
+            pw_cli_err("--api-ca %s: cannot use it as PEM CA certificates: %s",
+                g->api_ca != NULL ? g->api_ca : PW_HTTPS_SYSTEM_CA, nng_strerror(rv));
+            rc = PW_CLI_USAGE;
+        } else {
+            pw_cli_err("TLS: %s", nng_strerror(rv));
+        }
+        goto out;
+    case PW_HTTP_CONNECT:
+        rc = api_conn_failed(g->api_url, "cannot connect to", rv);
+        goto out;
+    case PW_HTTP_EXCHANGE:
+        rc = api_conn_failed(g->api_url, "no answer from", rv);
+        goto out;
+    case PW_HTTP_BODY:
+        if (rv == NNG_ENOMEM)
+            goto nomem;
+        rc = api_conn_failed(g->api_url, "reading the answer of", rv);
+        goto out;
+    case PW_HTTP_LENGTH:
+        pw_cli_err("%s: the answer (HTTP %d) has no usable Content-Length; is %s a poolwatch "
+            "collector?", what, ans.status, g->api_url);
+        goto out;
+    case PW_HTTP_TOO_BIG:
+        pw_cli_err("%s: the answer is %llu bytes, over the limit of %u MiB: use a larger --step, "
+            "a shorter range or a narrower selector", what, ans.declared, PW_CLI_API_MAX_RESPONSE >> 20);
+        rc = PW_CLI_USAGE;
+        goto out;
+    case PW_HTTP_SETUP:
+        if (rv == NNG_ENOMEM)
+            goto nomem;
         pw_cli_err("%s: %s", what, nng_strerror(rv));
         goto out;
     }
-    if (strcmp(u->u_scheme, "https") == 0 && (rc = api_tls(g, cli, u)) != PW_CLI_OK)
-        goto out;
-    rc = PW_CLI_FAIL;
-    if (nng_http_req_set_method(req, method) != 0
-        || nng_http_req_set_header(req, "Authorization", authz) != 0
-        || nng_http_req_set_header(req, "Accept", "application/json") != 0
-        || nng_http_req_set_header(req, "Connection", "close") != 0
-        || (post && (nng_http_req_set_header(req, "Content-Type",
-                         "application/x-www-form-urlencoded") != 0
-                     || nng_http_req_copy_data(req, form->p, form->len) != 0)))
-        goto nomem;
-
-    nng_aio_set_timeout(aio, PW_CLI_API_CONNECT_MS);
-    if ((rv = API_WAIT(aio, nng_http_client_connect(cli, aio))) != 0) {
-        rc = api_conn_failed(g->api_url, "cannot connect to", rv);
-        goto out;
-    }
-    conn = nng_aio_get_output(aio, 0);
-    nng_aio_set_timeout(aio, PW_CLI_API_IO_MS);
-    if ((rv = API_WAIT(aio, nng_http_conn_write_req(conn, req, aio))) != 0
-        || (rv = API_WAIT(aio, nng_http_conn_read_res(conn, res, aio))) != 0) {
-        rc = api_conn_failed(g->api_url, "no answer from", rv);
-        goto out;
-    }
-    status = nng_http_res_get_status(res);
-    /* read_res reads the headers only: the body is read here, up to the limit. */
-    clen = nng_http_res_get_header(res, "Content-Length");
-    errno = 0;
-    len = clen != NULL ? strtoull(clen, &end, 10) : 0;
-    if (clen == NULL || errno != 0 || end == clen || *end != '\0') {
-        pw_cli_err("%s: the answer (HTTP %d) has no usable Content-Length; is %s a poolwatch "
-            "collector?", what, status, g->api_url);
-        goto out;
-    }
-    if (len > PW_CLI_API_MAX_RESPONSE) {
-        pw_cli_err("%s: the answer is %llu bytes, over the limit of %u MiB: use a larger --step, "
-            "a shorter range or a narrower selector", what, len, PW_CLI_API_MAX_RESPONSE >> 20);
-        rc = PW_CLI_USAGE;
-        goto out;
-    }
-    if ((body = malloc((size_t) len + 1)) == NULL)
-        goto nomem;
-    if (len > 0) {
-        nng_iov iov = { .iov_buf = body, .iov_len = (size_t) len };
-
-        if ((rv = nng_aio_set_iov(aio, 1, &iov)) != 0
-            || (rv = API_WAIT(aio, nng_http_conn_read_all(conn, aio))) != 0) {
-            rc = api_conn_failed(g->api_url, "reading the answer of", rv);
-            goto out;
-        }
-    }
-    body[len] = '\0';
-    j = json_loadb(body, (size_t) len, 0, &jerr);
-    if (status < 200 || status > 299) {
-        rc = api_status_failed(what, status, nng_http_res_get_reason(res), j);
+    j = json_loadb(ans.body, ans.len, 0, &jerr);
+    if (ans.status < 200 || ans.status > 299) {
+        rc = api_status_failed(what, ans.status, ans.reason, j);
         goto out;
     }
     if (j == NULL || !json_is_object(j)
@@ -351,18 +319,7 @@ nomem:
     rc = PW_CLI_FAIL;
 out:
     json_decref(j);
-    free(body);
-    /* NNG's free functions do not all take NULL. */
-    if (conn != NULL)
-        nng_http_conn_close(conn);
-    if (res != NULL)
-        nng_http_res_free(res);
-    if (req != NULL)
-        nng_http_req_free(req);
-    if (aio != NULL)
-        nng_aio_free(aio);
-    if (cli != NULL)
-        nng_http_client_free(cli);
+    free(ans.body);
     if (u != NULL)
         nng_url_free(u);
     free(url);

@@ -34,66 +34,44 @@ struct pw_notify {
 static int
 ns_post(const char *url, const char *ca, const char *body, int *status, char *why, size_t len)
 {
-    nng_url         *u = NULL;
-    nng_http_client *cli = NULL;
-    nng_http_conn   *conn = NULL;
-    nng_http_req    *req = NULL;
-    nng_http_res    *res = NULL;
-    nng_aio         *aio = NULL;
-    bool             bad_ca;
-    int              rv;
+    static const char *const hdrs[] = { "Content-Type", "application/json",
+                                        "User-Agent", "poolwatch-collector",
+                                        "Connection", "close", NULL };
+    pw_http_request req = {
+        .method = "POST", .headers = hdrs, .body = body, .body_len = strlen(body),
+        .ca_file = ca, .connect_ms = PW_NOTIFY_TIMEOUT_MS, .io_ms = PW_NOTIFY_TIMEOUT_MS,
+    };
+    pw_http_answer  ans;
+    nng_url        *u = NULL;
+    int             rv;
 
     *status = 0;
-    if ((rv = nng_url_parse(&u, url)) != 0 || (rv = nng_http_client_alloc(&cli, u)) != 0
-        || (rv = nng_aio_alloc(&aio, NULL, NULL)) != 0 || (rv = nng_http_req_alloc(&req, u)) != 0
-        || (rv = nng_http_res_alloc(&res)) != 0
-        || (rv = nng_http_req_set_method(req, "POST")) != 0
-        || (rv = nng_http_req_set_header(req, "Content-Type", "application/json")) != 0
-        || (rv = nng_http_req_set_header(req, "User-Agent", "poolwatch-collector")) != 0
-        || (rv = nng_http_req_set_header(req, "Connection", "close")) != 0
-        || (rv = nng_http_req_copy_data(req, body, strlen(body))) != 0) {
+    if ((rv = nng_url_parse(&u, url)) != 0) {
         snprintf(why, len, "%s", nng_strerror(rv));
-        goto out;
+        return rv;
     }
-    if (strcmp(u->u_scheme, "https") == 0
-        && (rv = pw_https_verify(cli, u->u_hostname, ca != NULL ? ca : PW_HTTPS_SYSTEM_CA, &bad_ca)) != 0) {
+    req.url = u;
+    rv = pw_http_call(&req, &ans);
+    switch (rv == 0 ? PW_HTTP_DONE : ans.stage) {
+    case PW_HTTP_DONE:
+        *status = ans.status;
+        snprintf(why, len, "HTTP %d %s", ans.status, ans.reason);
+        break;
+    case PW_HTTP_TLS:
         snprintf(why, len, "TLS (CA file %s): %s", ca != NULL ? ca : PW_HTTPS_SYSTEM_CA, nng_strerror(rv));
-        goto out;
-    }
-    nng_aio_set_timeout(aio, PW_NOTIFY_TIMEOUT_MS);
-    nng_http_client_connect(cli, aio);
-    nng_aio_wait(aio);
-    if ((rv = nng_aio_result(aio)) != 0) {
+        break;
+    case PW_HTTP_CONNECT:
         snprintf(why, len, "cannot connect: %s", nng_strerror(rv));
-        goto out;
-    }
-    conn = nng_aio_get_output(aio, 0);
-    nng_http_conn_write_req(conn, req, aio);
-    nng_aio_wait(aio);
-    if ((rv = nng_aio_result(aio)) == 0) {
-        nng_http_conn_read_res(conn, res, aio);
-        nng_aio_wait(aio);
-        rv = nng_aio_result(aio);
-    }
-    if (rv != 0) {
+        break;
+    case PW_HTTP_EXCHANGE:
         snprintf(why, len, "no answer: %s", nng_strerror(rv));
-        goto out;
+        break;
+    default:
+        snprintf(why, len, "%s", nng_strerror(rv));
+        break;
     }
-    *status = nng_http_res_get_status(res);
-    snprintf(why, len, "HTTP %d %s", *status, nng_http_res_get_reason(res));
-out:
-    if (conn != NULL)
-        nng_http_conn_close(conn);
-    if (res != NULL)
-        nng_http_res_free(res);
-    if (req != NULL)
-        nng_http_req_free(req);
-    if (aio != NULL)
-        nng_aio_free(aio);
-    if (cli != NULL)
-        nng_http_client_free(cli);
-    if (u != NULL)
-        nng_url_free(u);
+    free(ans.body);
+    nng_url_free(u);
     return rv;
 }
 
