@@ -306,31 +306,15 @@ V_CD="$(collectd -h 2>&1 | grep -o 'collectd [0-9][^,]*' | head -1 | sed 's/^col
 V_NE="$(prometheus-node-exporter --version 2>&1 | head -1 | grep -o 'version [^ ]*' | sed 's/^version //') (Debian $(dpkg-query -W -f='${Version}' prometheus-node-exporter))"
 printf '%s\n' "${NOTES[@]}" >"$WORK/notes.txt"
 "$PY" - "$WORK/meta.json" "$WORK/notes.txt" <<'PY' || die "cannot write meta.json"
-import json, os, platform, sys, time
+import json, os, sys, time
 e = os.environ
-model = "unknown"
-with open("/proc/cpuinfo") as f:
-    for line in f:
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-mem = 0
-with open("/proc/meminfo") as f:
-    for line in f:
-        if line.startswith("MemTotal:"):
-            mem = int(line.split()[1])
-osname = "unknown"
-if os.path.exists("/etc/os-release"):
-    with open("/etc/os-release") as f:
-        for line in f:
-            if line.startswith("PRETTY_NAME="):
-                osname = line.split("=", 1)[1].strip().strip('"')
+sys.path.insert(0, "tests/bench")
+from machine import machine
 with open(sys.argv[2]) as f:
     notes = [n for n in f.read().splitlines() if n]
 meta = {
     "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    "machine": {"nproc": os.cpu_count(), "model": model, "mem_total_kib": mem,
-                "kernel": platform.release(), "os": osname},
+    "machine": machine(),
     "versions": {"poolwatch": e["V_PW"], "collectd": e["V_CD"], "node_exporter": e["V_NE"]},
     "duration_s": int(e["DURATION"]), "interval_s": int(e["INTERVAL"]), "command": e["COMMAND"],
     "collectd_sink": e["COLLECTD_SINK"],

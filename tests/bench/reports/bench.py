@@ -17,6 +17,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from machine import cpu_model  # noqa: E402  (tests/bench/machine.py)
+
 
 def run_once(cli, data, month, fmt, out):
     t0 = time.monotonic()
@@ -57,12 +60,7 @@ def p50(rs, k):
 def cmd_report(full_p, sparse_p, tenants, systems, md, js, full2_p=None):
     full, sparse = json.load(open(full_p)), json.load(open(sparse_p))
     full2 = json.load(open(full2_p)) if full2_p else None
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1)
-    except (OSError, AttributeError):
-        pass
+    cpu = cpu_model()
     ncpu = os.cpu_count()
     target_vms = sparse["vms"]
     # The 10 000-VM figure at full density, where it was not measured:

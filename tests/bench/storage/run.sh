@@ -422,25 +422,10 @@ V_VM="$(victoria-metrics -version 2>&1 | head -1)"
 V_VM="${V_VM:+$V_VM, }Debian package $(dpkg-query -W -f='${Version}' victoria-metrics)"
 printf '%s\n' "${NOTES[@]}" >"$WORK/notes.txt"
 "$PY" - "$WORK/meta.json" "$WORK/notes.txt" <<'PY' || die "cannot write meta.json"
-import json, os, platform, subprocess, sys, time
+import json, os, subprocess, sys, time
 e = os.environ
-model = "unknown"
-with open("/proc/cpuinfo") as f:
-    for line in f:
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-mem = 0
-with open("/proc/meminfo") as f:
-    for line in f:
-        if line.startswith("MemTotal:"):
-            mem = int(line.split()[1])
-osname = "unknown"
-if os.path.exists("/etc/os-release"):
-    with open("/etc/os-release") as f:
-        for line in f:
-            if line.startswith("PRETTY_NAME="):
-                osname = line.split("=", 1)[1].strip().strip('"')
+sys.path.insert(0, "tests/bench")
+from machine import machine
 fs = subprocess.run(["df", "-PT", e["WORK"]], capture_output=True, text=True).stdout.splitlines()[-1].split()[1]
 loadavg = []
 if os.path.exists(os.path.join(e["WORK"], "loadavg.tsv")):
@@ -450,7 +435,7 @@ with open(sys.argv[2]) as f:
     notes = [n for n in f.read().splitlines() if n]
 json.dump({
     "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    "machine": {"nproc": os.cpu_count(), "model": model, "mem_total_kib": mem, "kernel": platform.release(), "os": osname},
+    "machine": machine(),
     "fs": fs,
     "versions": {"poolwatch": e["V_PW"], "victoriametrics": e["V_VM"]},
     "command": e["COMMAND"], "file_bytes": int(e["FILE_BYTES"]), "tuned_flags": e["TUNED_FLAGS"], "loadavg": loadavg,
