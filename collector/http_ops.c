@@ -107,6 +107,7 @@ static const ops_stat ops_stats[] = {
     OPS_GAUGE(queue_depth, "writer_queue_frames", "Frames waiting for the writer."),
     OPS_COUNTER(maintenance_txns, "maintenance_txns_total", "Upkeep transactions run."),
     OPS_COUNTER(maintenance_errors, "maintenance_errors_total", "Upkeep transactions that failed."),
+    OPS_COUNTER(dedupe_expired, "dedupe_expired_total", "Dedupe rows of old agent boots deleted."),
     OPS_COUNTER(reports_archived, "reports_archived_total", "Monthly report archives made."),
     OPS_COUNTER(report_errors, "report_errors_total", "Monthly report archives that failed (retried)."),
 };

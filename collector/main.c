@@ -103,6 +103,7 @@ collector_options(collector *c, pw_option *opts)
         { "retention-1d", PW_OPT_DURATION, &c->maint.retention[PW_RES_1D], "keep 1-day rollups (1826d, 5 years)", "DURATION" },
         { "audit-retention", PW_OPT_DURATION, &c->audit_retention_ms, "keep audit records (400d; at least 183d)", "DURATION" },
         { "maintenance-interval", PW_OPT_DURATION, &c->maint.interval_ms, "pause between upkeep passes (5s)", "DURATION" },
+        { "dedupe-keep", PW_OPT_DURATION, &c->maint.dedupe_keep_ms, "forget old agent boots unseen this long (35d; 0 never)", "DURATION" },
         { "capacity-interval", PW_OPT_DURATION, &c->capacity_interval_ms, "how often pool capacity series are stored; 0 = off (1m)", "DURATION" },
         { "pools", PW_OPT_SECTION, &c->has_pools, NULL, NULL },
         { "alert-interval", PW_OPT_DURATION, &c->alert_interval_ms, "how often alert rules are evaluated; 0 = off (1m)", "DURATION" },
@@ -167,6 +168,7 @@ collector_self_metrics(collector *c)
     SELF_COUNTER("writer_queue_frames", queue_depth);
     SELF_COUNTER("maintenance_txns_total", maintenance_txns);
     SELF_COUNTER("maintenance_errors_total", maintenance_errors);
+    SELF_COUNTER("dedupe_expired_total", dedupe_expired);
     SELF_COUNTER("reports_archived_total", reports_archived);
     SELF_COUNTER("report_errors_total", report_errors);
     pw_batch_addl(b, "poolwatch_collector_commit_seconds_total",
@@ -446,7 +448,7 @@ main(int argc, char **argv)
         .maint = {
             .retention = { [PW_RES_RAW] = 35 * 86400000LL, [PW_RES_5M] = 396 * 86400000LL,
                            [PW_RES_1H] = 1826 * 86400000LL, [PW_RES_1D] = 1826 * 86400000LL },
-            .interval_ms = 5000, .budget = 256,
+            .interval_ms = 5000, .budget = 256, .dedupe_keep_ms = 35 * 86400000LL,
         },
     };
     pw_option opts[32];

@@ -3,7 +3,9 @@
  *
  * Every --maintenance-interval it asks the store to roll up what changed,
  * seal quiet series and expire old data (pw_store_maintain), in small
- * transactions, so ingest never waits long for the LMDB write lock.
+ * transactions, so ingest never waits long for the LMDB write lock. At most
+ * once an hour it also deletes the dedupe rows of agent boots not seen for
+ * --dedupe-keep (pw_store_dedupe_expire; each agent's newest boot stays).
  */
 #ifndef PW_MAINTENANCE_H
 #define PW_MAINTENANCE_H
@@ -18,6 +20,7 @@ typedef struct pw_maintenance_opts {
     int64_t  retention[PW_RES_COUNT_];   /* ms per resolution, 0 = forever */
     int64_t  interval_ms;                /* pause between passes */
     unsigned budget;                     /* work units per transaction */
+    int64_t  dedupe_keep_ms;             /* old boots' dedupe rows unseen this long go; 0: never */
 } pw_maintenance_opts;
 
 /*

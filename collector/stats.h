@@ -30,6 +30,7 @@ typedef struct pw_collector_stats {
     atomic_uint_fast64_t queue_depth;           /* frames waiting for the writer */
     atomic_uint_fast64_t maintenance_txns;      /* upkeep transactions run */
     atomic_uint_fast64_t maintenance_errors;
+    atomic_uint_fast64_t dedupe_expired;        /* dedupe rows of old agent boots deleted */
     atomic_uint_fast64_t frames_identity_rejected; /* agent id is not the TLS certificate's CN */
     atomic_uint_fast64_t reports_archived;      /* monthly archives made (report_job.c) */
     atomic_uint_fast64_t report_errors;         /* archive attempts that failed */

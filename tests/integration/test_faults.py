@@ -58,6 +58,25 @@ class Faults(PoolwatchTest):
         self.assertEqual(agent["frames"], last1 + last2 - left2,
                          "collector counted no frame twice")
 
+    def test_dedupe_rows_of_old_boots_expire(self):
+        # --dedupe-keep 1s: the maintenance thread forgets boots unseen for a second.
+        c = self.collector("--dedupe-keep", "1s", "--maintenance-interval", "50ms")
+        a = self.agent()
+        boot1 = boot_of(a)
+        wait_until(lambda: len(seq_values(self, boot1)) >= 3, 20, "boot 1 frames")
+        a.stop()
+        a2 = self.agent(name="agent", spool=os.path.join(self.tmp, "agent-spool"), log="agent2")
+        boot2 = boot_of(a2)
+        # boot 1's row goes; boot 2's, the agent's newest, stays while frames keep coming
+        c.wait_log(r"maintenance: 1 dedupe row\(s\) of old agent boots removed", timeout=20)
+        n = len(seq_values(self, boot2))
+        wait_until(lambda: len(seq_values(self, boot2)) >= n + 15, 20, "boot 2 frames after the expiry")
+        a2.stop()
+        last2, left2 = stop_info(a2)
+        self.assertEqual(seq_values(self, boot2), list(range(1, last2 - left2 + 1)),
+                         "boot 2 stored once per seq across the expiry")
+        self.assertNotIn("dedupe expiry:", c.text())
+
     def test_agent_restart_while_collector_down(self):
         spool = os.path.join(self.tmp, "spool")
         a = self.agent(spool=spool)
