@@ -34,7 +34,8 @@ static pw_sampler_env
 hv_env(const char *uri)
 {
     const char    *root = getenv("PW_FIXTURES");
-    pw_sampler_env env = { "/nonexistent", hv_sys, "", NULL, hv_uri, 10000 };
+    pw_sampler_env env = { .proc_root = "/nonexistent", .sys_root = hv_sys, .rootfs = "",
+                           .hypervisor_uri = hv_uri, .hypervisor_timeout_ms = 10000 };
 
     if (root == NULL)
         fail_msg("PW_FIXTURES is not set: run the tests with meson test");

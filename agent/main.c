@@ -48,6 +48,7 @@ struct agent {
     const char *hypervisor;   /* --hypervisor URI */
     pw_tls_files tls;         /* --tls-ca, --tls-cert, --tls-key */
     int64_t     interval_ms, timeout_ms, backoff_min_ms, backoff_max_ms;
+    int64_t     statvfs_timeout_ms;   /* --statvfs-timeout */
     uint64_t    spool_max;
     bool        once;
     pw_program  prog;         /* --help, --version, --log-level */
@@ -92,6 +93,7 @@ agent_options(agent *a, pw_option *opts)
         { "proc-root", PW_OPT_STRING, &a->proc_root, "where /proc is (/proc)", "DIR" },
         { "sys-root", PW_OPT_STRING, &a->sys_root, "where /sys is (/sys)", "DIR" },
         { "rootfs", PW_OPT_STRING, &a->rootfs, "prefix for mount points, e.g. /host in a container", "DIR" },
+        { "statvfs-timeout", PW_OPT_DURATION, &a->statvfs_timeout_ms, "how long a round waits for one mount's statvfs before marking the mount stuck; 0 = inline, no limit (5s)", "DURATION" },
         { "hypervisor", PW_OPT_STRING, &a->hypervisor, "hypervisor mode: libvirt URI to read host and VMs from, read-only (qemu:///system)", "URI" },
         { "timeout", PW_OPT_DURATION, &a->timeout_ms, "wait for a send or an ack (15s)", "DURATION" },
         { "backoff-min", PW_OPT_DURATION, &a->backoff_min_ms, "first retry delay (100ms)", "DURATION" },
@@ -594,6 +596,7 @@ main(int argc, char **argv)
         .collector = "tcp://127.0.0.1:7410", .spool_dir = "./agent-spool",
         .proc_root = "/proc", .sys_root = "/sys", .rootfs = "", .format = "json",
         .prog = { .name = "poolwatch-agent", .usage = agent_usage_head }, .interval_ms = 10000, .timeout_ms = 15000,
+        .statvfs_timeout_ms = 5000,
         .backoff_min_ms = 100, .backoff_max_ms = 30000, .spool_max = 64u << 20,
     };
     pw_option opts[32];
@@ -608,13 +611,15 @@ main(int argc, char **argv)
         goto out;
     rc = 1;
     if (a.interval_ms < 10 || a.backoff_min_ms < 1 || a.backoff_max_ms < a.backoff_min_ms
-        || a.timeout_ms < 10 || a.spool_max < 65536) {
+        || a.timeout_ms < 10 || a.spool_max < 65536 || a.statvfs_timeout_ms < 0) {
         fprintf(stderr, "poolwatch-agent: --interval >= 10ms, --timeout >= 10ms, "
-                        "--backoff-max >= --backoff-min > 0, --spool-max >= 64KiB\n");
+                        "--backoff-max >= --backoff-min > 0, --spool-max >= 64KiB, "
+                        "--statvfs-timeout >= 0\n");
         goto out;
     }
     a.env = (pw_sampler_env) {
         .proc_root = a.proc_root, .sys_root = a.sys_root, .rootfs = a.rootfs, .statvfs_fn = statvfs,
+        .statvfs_timeout_ms = a.statvfs_timeout_ms,
         /* A slow libvirtd may take half the interval, at most 5 s, before a
          * round goes on without it (sampler_hypervisor.c). */
         .hypervisor_uri = a.hypervisor,

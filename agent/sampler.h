@@ -24,6 +24,9 @@ typedef struct pw_sampler_env {
     const char *rootfs;      /* prefix for mount points given to statvfs; "" = live system */
     /* statvfs(3) unless a test injects a fake; never NULL. */
     int (*statvfs_fn)(const char *path, struct statvfs *out);
+    /* --statvfs-timeout: how long a round waits for one statvfs before it
+     * marks the mount stuck (sampler_filesystem.c); 0 = call it inline. */
+    int64_t     statvfs_timeout_ms;
     /* Hypervisor mode (sampler_hypervisor.c): --hypervisor URI, NULL = off;
      * how long a round waits for the hypervisor before going on without it. */
     const char *hypervisor_uri;

@@ -19,24 +19,119 @@
  * FUSE mount of another user, a dead NFS server that answers with an error)
  * marks that mount with node_filesystem_device_error = 1 and counts in
  * poolwatch_node_filesystem_statvfs_errors_total; the others are still
- * sampled. A statvfs that blocks (hard NFS mount, server gone) blocks the
- * round: known limitation, see agent/README.md.
+ * sampled.
+ *
+ * Stuck mounts. A statvfs on a hard NFS mount whose server is gone does not
+ * fail: it blocks, in the kernel, until the server comes back, and no signal
+ * short of SIGKILL ends it. The agent's round runs on its one loop, so such a
+ * call made inline would stop all sampling and delivery. So (as
+ * node_exporter's --collector.filesystem.mount-timeout) each statvfs runs on
+ * a worker thread and the round waits for it at most
+ * env->statvfs_timeout_ms. A call that does not answer by then is left to
+ * its worker, and its mount is *stuck*: device_error 1 this round, and in
+ * later rounds device_error 1 at once, without a call, until that call
+ * returns (then the worker clears the mark and ends, and the next round asks
+ * again). One log line when a mount gets stuck, one when it recovers;
+ * poolwatch_node_filesystem_statvfs_timeouts_total counts the calls that
+ * timed out. A call cannot be cancelled, so each stuck mount holds one
+ * blocked thread: at most FS_MAX_STUCK of them; past that, mounts are
+ * reported with device_error 1 without a call until one returns. The wait
+ * is per call: a round in which k mounts newly get stuck is k timeouts
+ * longer, once; later rounds skip them.
+ *
+ * One worker serves the round's calls one after the other and lives from
+ * round to round (no thread is made per call); a new one is started only
+ * when the current one is left behind on a stuck mount. A left-behind worker
+ * may outlive the round and the sampler: it owns its request (with its own
+ * copy of the path) and itself, and holds a reference on the one structure
+ * it shares with the sampler (fs_shared: the lock and the stuck set). fini
+ * drops the sampler's reference and does not wait for it; the last one out
+ * frees it. A process that exits leaves such a thread blocked in the kernel,
+ * which is harmless. statvfs_timeout_ms 0 calls statvfs inline (no threads).
  *
  * State: the entries of one round's mount table, kept between rounds so the
- * two arrays grow to fit the host once and are then reused.
+ * two arrays grow to fit the host once and are then reused; the worker and
+ * the shared stuck set.
  */
 #include "sampler.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "clock.h"
+#include "log.h"
 #include "procfs.h"
 
 /* Bounds on one round's table: far above any real host, they cap a runaway file. */
 #define FS_MAX_MOUNTS 16384
 #define FS_MAX_ARENA  (2u << 20)
+
+/* Workers left blocked in statvfs at once (one per stuck mount). */
+#define FS_MAX_STUCK 8
+/* A worker only calls statvfs (and logs once): a small stack keeps 8 blocked ones cheap. */
+#define FS_WORKER_STACK (256u << 10)
+
+typedef struct fs_req fs_req;
+typedef struct fs_worker fs_worker;
+typedef struct fs_shared fs_shared;
+
+/*
+ * One statvfs call handed to a worker. Allocated by the round, which frees it
+ * once answered; if the round stops waiting, the worker owns it and frees it
+ * when the call returns.
+ */
+struct fs_req {
+    int          (*statvfs_fn)(const char *path, struct statvfs *out);
+    struct statvfs sv;            /* written by the worker; read once done is set */
+    int            rc;            /* statvfs_fn's return */
+    bool           done;          /* under fs_shared.mu */
+    int64_t        start_ms;      /* monotonic: how long a stuck call took, for the log */
+    char           path[];        /* rootfs + mount point: the request's own copy */
+};
+
+/*
+ * A worker thread. The sampler owns the current one (fs_state.worker) and
+ * joins it in fini; one left behind on a stuck mount (abandoned) owns itself
+ * and frees itself when its call returns. Every worker holds one reference on
+ * its fs_shared for as long as its thread runs.
+ */
+struct fs_worker {
+    fs_shared     *sh;
+    pthread_t      thread;
+    pthread_cond_t wake;          /* a request to run, or stop */
+    fs_req        *req;           /* under sh->mu: the call to make; NULL when idle */
+    bool           stop;          /* under sh->mu: end when idle (fini) */
+    bool           abandoned;     /* under sh->mu: the round gave up waiting for req */
+    fs_worker     *next;          /* under sh->mu: in sh->stuck while abandoned */
+};
+
+/*
+ * What the sampler and its workers share: the lock, and the stuck set (the
+ * abandoned workers, each blocked on one path). Reference counted: the
+ * sampler's state holds one, each worker thread one; whoever drops the last
+ * frees it, so fini never frees what a blocked worker will still touch.
+ */
+struct fs_shared {
+    pthread_mutex_t mu;
+    pthread_cond_t  done;         /* CLOCK_MONOTONIC: the current worker answered */
+    unsigned        refs;         /* under mu */
+    fs_worker      *stuck;        /* under mu */
+    size_t          nstuck;       /* under mu: length of stuck, at most FS_MAX_STUCK */
+};
+
+/* How a mount's statvfs went. */
+typedef enum fs_answer {
+    FS_ANSWERED,                  /* the call returned (rc says how) */
+    FS_TIMEDOUT,                  /* no answer within the timeout: the mount is now stuck */
+    FS_STUCK,                     /* stuck since an earlier round: not asked */
+    FS_BUSY,                      /* FS_MAX_STUCK calls blocked: not asked */
+} fs_answer;
 
 /* One kept mount; the strings are offsets into fs_state.arena (it moves when it grows). */
 typedef struct fs_mount {
@@ -51,6 +146,10 @@ typedef struct fs_state {
     char     *arena;
     size_t    arena_used, arena_cap;
     uint64_t  statvfs_errors;           /* since the agent started */
+    uint64_t  statvfs_timeouts;         /* since the agent started */
+    fs_shared *sh;                      /* one reference */
+    fs_worker *worker;                  /* the current worker; NULL until needed */
+    bool       busy_logged;             /* FS_BUSY logged: once until a round has none */
 } fs_state;
 
 /* node_exporter 1.5 --collector.filesystem.fs-types-exclude, as a list. */
@@ -277,19 +376,278 @@ fs_add(pw_batch *b, const fs_state *st, const fs_mount *m, const char *metric, d
                          "mountpoint", st->arena + m->mountpoint, NULL);
 }
 
+/* --- statvfs on a worker thread --- */
+
+static fs_shared *
+fs_shared_new(void)
+{
+    fs_shared         *sh = calloc(1, sizeof *sh);
+    pthread_condattr_t ca;
+
+    if (sh == NULL)
+        return NULL;
+    pthread_mutex_init(&sh->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sh->done, &ca);
+    pthread_condattr_destroy(&ca);
+    sh->refs = 1;
+    return sh;
+}
+
+static void
+fs_shared_unref(fs_shared *sh)
+{
+    bool last;
+
+    if (sh == NULL)
+        return;
+    pthread_mutex_lock(&sh->mu);
+    last = --sh->refs == 0;
+    pthread_mutex_unlock(&sh->mu);
+    if (!last)
+        return;
+    /* No reference left means no worker left: the stuck set is empty. */
+    pthread_cond_destroy(&sh->done);
+    pthread_mutex_destroy(&sh->mu);
+    free(sh);
+}
+
+/* True if a call on path is still blocked. Under sh->mu. */
+static bool
+fs_stuck_has(const fs_shared *sh, const char *path)
+{
+    for (const fs_worker *w = sh->stuck; w != NULL; w = w->next)
+        if (strcmp(w->req->path, path) == 0)
+            return true;
+    return false;
+}
+
+/* Takes w out of the stuck set. Under sh->mu. */
+static void
+fs_stuck_remove(fs_shared *sh, fs_worker *w)
+{
+    for (fs_worker **p = &sh->stuck; *p != NULL; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            sh->nstuck--;
+            return;
+        }
+}
+
+static void *
+fs_worker_main(void *arg)
+{
+    fs_worker *w = arg;
+    fs_shared *sh = w->sh;
+    fs_req    *left = NULL;             /* the request of an abandoned worker, now ours */
+
+    pthread_mutex_lock(&sh->mu);
+    for (;;) {
+        fs_req *req;
+        int     rc;
+
+        while (w->req == NULL && !w->stop)
+            pthread_cond_wait(&w->wake, &sh->mu);
+        if (w->req == NULL)
+            break;                      /* stop, idle */
+        req = w->req;
+        pthread_mutex_unlock(&sh->mu);
+        rc = req->statvfs_fn(req->path, &req->sv);
+        pthread_mutex_lock(&sh->mu);
+        req->rc = rc;
+        req->done = true;
+        w->req = NULL;
+        if (w->abandoned) {
+            /* The round stopped waiting long ago: the mount is no longer stuck. */
+            fs_stuck_remove(sh, w);
+            left = req;
+            break;
+        }
+        pthread_cond_signal(&sh->done);
+    }
+    pthread_mutex_unlock(&sh->mu);
+    if (left != NULL) {
+        pw_info("filesystem: statvfs on %s returned after %.1f s: no longer stuck, "
+                "sampled again from the next round", left->path,
+                (double) (pw_mono_ms() - left->start_ms) / 1000);
+        free(left);
+        pthread_cond_destroy(&w->wake);
+        free(w);
+    }
+    fs_shared_unref(sh);
+    return NULL;
+}
+
+/* Starts a worker as st->worker. */
+static pw_err
+fs_worker_start(fs_state *st)
+{
+    fs_worker     *w;
+    pthread_attr_t attr;
+    sigset_t       all, old;
+    int            e;
+
+    if ((w = calloc(1, sizeof *w)) == NULL)
+        return PW_ENOMEM;
+    w->sh = st->sh;
+    pthread_cond_init(&w->wake, NULL);
+    pthread_mutex_lock(&st->sh->mu);
+    st->sh->refs++;                     /* the thread's */
+    pthread_mutex_unlock(&st->sh->mu);
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, FS_WORKER_STACK);
+    /* The agent's signals (SIGTERM, SIGHUP) are for its loop thread, not for
+     * one blocked in the kernel: the worker starts with all of them blocked. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    e = pthread_create(&w->thread, &attr, fs_worker_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (e != 0) {
+        pw_error("filesystem: cannot start a statvfs thread: %s", strerror(e));
+        fs_shared_unref(st->sh);
+        pthread_cond_destroy(&w->wake);
+        free(w);
+        return PW_EIO;
+    }
+    st->worker = w;
+    return PW_OK;
+}
+
+/* Ends the current worker, which is idle between rounds, so this is prompt. */
+static void
+fs_worker_stop(fs_state *st)
+{
+    fs_worker *w = st->worker;
+
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&st->sh->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&st->sh->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->wake);
+    free(w);
+    st->worker = NULL;
+}
+
+/* CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait on sh->done. */
+static struct timespec
+fs_deadline(int64_t ms)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += (time_t) (ms / 1000);
+    t.tv_nsec += (long) (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+/*
+ * statvfs(path) on the worker, waiting at most timeout_ms; *ans says how it
+ * went, *sv and *rc hold the answer if FS_ANSWERED. An error if no worker or
+ * request could be made (then nothing was asked).
+ */
+static pw_err
+fs_ask(fs_state *st, const pw_sampler_env *env, const char *path, int64_t timeout_ms,
+       fs_answer *ans, struct statvfs *sv, int *rc)
+{
+    fs_shared      *sh = st->sh;
+    fs_worker      *w;
+    fs_req         *req;
+    size_t          n = strlen(path) + 1, nstuck;
+    struct timespec until;
+    pw_err          err;
+
+    pthread_mutex_lock(&sh->mu);
+    if (fs_stuck_has(sh, path))
+        *ans = FS_STUCK;
+    else if (sh->nstuck >= FS_MAX_STUCK)
+        *ans = FS_BUSY;                 /* one more timeout would be one thread too many */
+    else
+        *ans = FS_ANSWERED;
+    pthread_mutex_unlock(&sh->mu);
+    if (*ans != FS_ANSWERED)
+        return PW_OK;
+    if (st->worker == NULL && (err = fs_worker_start(st)) != PW_OK)
+        return err;
+    if ((req = calloc(1, sizeof *req + n)) == NULL)
+        return PW_ENOMEM;
+    req->statvfs_fn = env->statvfs_fn;
+    req->start_ms = pw_mono_ms();
+    memcpy(req->path, path, n);
+    w = st->worker;
+    until = fs_deadline(timeout_ms);
+    pthread_mutex_lock(&sh->mu);
+    w->req = req;
+    pthread_cond_signal(&w->wake);
+    while (!req->done)
+        if (pthread_cond_timedwait(&sh->done, &sh->mu, &until) == ETIMEDOUT)
+            break;
+    if (req->done) {
+        /* Answered, perhaps just as the wait ran out: a late answer still counts. */
+        pthread_mutex_unlock(&sh->mu);
+        *sv = req->sv;
+        *rc = req->rc;
+        free(req);
+        return PW_OK;
+    }
+    /* From here the worker owns itself and req; it frees both when the call returns. */
+    w->abandoned = true;
+    w->next = sh->stuck;
+    sh->stuck = w;
+    nstuck = ++sh->nstuck;
+    pthread_detach(w->thread);
+    pthread_mutex_unlock(&sh->mu);
+    st->worker = NULL;
+    st->statvfs_timeouts++;
+    *ans = FS_TIMEDOUT;
+    pw_warn("filesystem: statvfs on %s has not answered in %lld ms (a hard NFS mount whose "
+            "server is gone?): mount marked stuck, reported with node_filesystem_device_error 1 "
+            "and not asked again until that call returns; %zu call(s) blocked", path,
+            (long long) timeout_ms, nstuck);
+    return PW_OK;
+}
+
 /* statvfs of mount m and its series. */
 static pw_err
-fs_sample(fs_state *st, const pw_sampler_env *env, pw_batch *b, const fs_mount *m)
+fs_sample(fs_state *st, const pw_sampler_env *env, pw_batch *b, const fs_mount *m, bool *busy)
 {
     char           path[PATH_MAX];
     struct statvfs sv;
-    int            n;
+    int            n, rc = -1;
     double         frsize;
+    fs_answer      ans = FS_ANSWERED;
     pw_err         first = PW_OK;
 
     n = snprintf(path, sizeof path, "%.*s%s", (int) fs_rootfs_len(env),
                  env->rootfs ? env->rootfs : "", st->arena + m->mountpoint);
-    if (n < 0 || (size_t) n >= sizeof path || env->statvfs_fn(path, &sv) != 0) {
+    if (n < 0 || (size_t) n >= sizeof path) {
+        st->statvfs_errors++;
+        return fs_add(b, st, m, "node_filesystem_device_error", 1);
+    }
+    if (env->statvfs_timeout_ms <= 0)
+        rc = env->statvfs_fn(path, &sv);
+    else
+        first = fs_ask(st, env, path, env->statvfs_timeout_ms, &ans, &sv, &rc);
+    if (first != PW_OK || ans != FS_ANSWERED) {
+        /* Not asked, or no answer in time: no figures to give, the flag says so. */
+        if (ans == FS_BUSY && !st->busy_logged)
+            pw_warn("filesystem: %d statvfs calls are blocked: %s and the mounts after it are "
+                    "reported with node_filesystem_device_error 1 without a call until one "
+                    "returns (logged once)", FS_MAX_STUCK, path);
+        *busy |= ans == FS_BUSY;
+        st->busy_logged |= ans == FS_BUSY;
+        pw_procfs_keep_err(&first, fs_add(b, st, m, "node_filesystem_device_error", 1));
+        return first;
+    }
+    if (rc != 0) {
         st->statvfs_errors++;
         return fs_add(b, st, m, "node_filesystem_device_error", 1);
     }
@@ -327,6 +685,7 @@ fs_collect(void *state, const pw_sampler_env *env, pw_batch *b)
 {
     fs_state *st = state;
     pw_err    first;
+    bool      busy = false;
 
     st->nmounts = 0;
     st->arena_used = 0;
@@ -336,17 +695,27 @@ fs_collect(void *state, const pw_sampler_env *env, pw_batch *b)
         return first;
     for (size_t i = 0; i < st->nmounts; i++)
         if (!fs_overmounted(st, i))
-            pw_procfs_keep_err(&first, fs_sample(st, env, b, &st->mounts[i]));
+            pw_procfs_keep_err(&first, fs_sample(st, env, b, &st->mounts[i], &busy));
+    st->busy_logged &= busy;
     pw_procfs_keep_err(&first, pw_batch_addl(b, "poolwatch_node_filesystem_statvfs_errors_total",
                                              (double) st->statvfs_errors, NULL));
+    pw_procfs_keep_err(&first, pw_batch_addl(b, "poolwatch_node_filesystem_statvfs_timeouts_total",
+                                             (double) st->statvfs_timeouts, NULL));
     return first;
 }
 
 static pw_err
 fs_init(const pw_sampler_env *env, void **state)
 {
-    if ((*state = calloc(1, sizeof(fs_state))) == NULL)
+    fs_state *st;
+
+    if ((st = calloc(1, sizeof *st)) == NULL)
         return PW_ENOMEM;
+    if ((st->sh = fs_shared_new()) == NULL) {
+        free(st);
+        return PW_ENOMEM;
+    }
+    *state = st;
     return PW_OK;
 }
 
@@ -357,6 +726,10 @@ fs_fini(void *state)
 
     if (st == NULL)
         return;
+    /* Workers blocked on stuck mounts are not waited for: they hold their own
+     * reference on st->sh and free what they own when their call returns. */
+    fs_worker_stop(st);
+    fs_shared_unref(st->sh);
     free(st->mounts);
     free(st->arena);
     free(st);

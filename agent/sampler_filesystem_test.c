@@ -6,15 +6,26 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "sampler.h"
 #include "sampler_fixture.h"
 
-/* --- a fake statvfs: known numbers per mount point, and a log of its calls --- */
+/*
+ * --- a fake statvfs: known numbers per mount point, and a log of its calls ---
+ *
+ * The sampler calls it from its worker threads (statvfs_timeout_ms > 0), so
+ * its state is under fx_mu. It can block on one path (or all, "*") until the
+ * test calls fx_release, as statvfs on a hard NFS mount whose server is gone.
+ * A thread that blocked is counted until it ends (a thread-specific value's
+ * destructor runs after the thread's function has returned, so after the
+ * worker freed what it owns): fx_wait_unblocked() awaits that.
+ */
 
 typedef struct fx_fs {
     const char   *mountpoint;
@@ -35,42 +46,141 @@ static const fx_fs basic_fs[] = {
     { "/run/user/1000", 4096, 4096, 100424, 100424, 100424, 100424, 100400 },
 };
 
+static pthread_mutex_t fx_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t  fx_cv = PTHREAD_COND_INITIALIZER;
+static pthread_key_t   fx_blocked_key;    /* set in a thread that blocked in the fake */
+
 static struct {
     const char    *prefix;      /* what env->rootfs should put before every mount point */
     const fx_fs *table;       /* NULL: every path answers with generic numbers ... */
     size_t         n;
     size_t         ncalls;
     char           calls[64][PATH_MAX];
+    const char    *block;       /* statvfs of this path ("*": any) blocks until released */
+    bool           released;
+    size_t         blocked;     /* threads that blocked here and have not ended */
 } fx_fake;
 
+/* Only between tests that left no thread blocked (fx_wait_unblocked). */
 static void
 fx_fake_reset(const char *prefix, const fx_fs *table, size_t n)
 {
+    pthread_mutex_lock(&fx_mu);
     memset(&fx_fake, 0, sizeof fx_fake);
     fx_fake.prefix = prefix;
     fx_fake.table = table;
     fx_fake.n = n;
+    pthread_mutex_unlock(&fx_mu);
+}
+
+static void
+fx_block(const char *path)
+{
+    pthread_mutex_lock(&fx_mu);
+    fx_fake.block = path;
+    pthread_mutex_unlock(&fx_mu);
+}
+
+/* Lets every blocked call (and any later one) return. */
+static void
+fx_release(void)
+{
+    pthread_mutex_lock(&fx_mu);
+    fx_fake.released = true;
+    pthread_cond_broadcast(&fx_cv);
+    pthread_mutex_unlock(&fx_mu);
+}
+
+static void
+fx_thread_end(void *unused)
+{
+    (void) unused;
+    pthread_mutex_lock(&fx_mu);
+    fx_fake.blocked--;
+    pthread_cond_broadcast(&fx_cv);
+    pthread_mutex_unlock(&fx_mu);
+}
+
+/* Waits (10 s at most) until n threads are blocked in the fake. */
+static void
+fx_wait_blocked(size_t n)
+{
+    struct timespec until;
+    bool            late = false;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&fx_mu);
+    while (fx_fake.blocked < n && !late)
+        late = pthread_cond_timedwait(&fx_cv, &fx_mu, &until) != 0;
+    pthread_mutex_unlock(&fx_mu);
+    if (late)
+        fail_msg("%zu statvfs calls did not block within 10 s", n);
+}
+
+/* Waits (10 s at most) until every thread that blocked in the fake has ended. */
+static void
+fx_wait_unblocked(void)
+{
+    struct timespec until;
+    bool            late = false;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&fx_mu);
+    while (fx_fake.blocked > 0 && !late)
+        late = pthread_cond_timedwait(&fx_cv, &fx_mu, &until) != 0;
+    pthread_mutex_unlock(&fx_mu);
+    if (late)
+        fail_msg("a statvfs thread did not end within 10 s of its call's release");
+}
+
+static size_t
+fx_ncalls(void)
+{
+    size_t n;
+
+    pthread_mutex_lock(&fx_mu);
+    n = fx_fake.ncalls;
+    pthread_mutex_unlock(&fx_mu);
+    return n;
 }
 
 static int
 fx_statvfs(const char *path, struct statvfs *out)
 {
-    size_t      plen = strlen(fx_fake.prefix);
-    const char *mp = path + plen;
+    size_t      plen;
+    const char *mp;
+    int         rc = 0;
 
+    pthread_mutex_lock(&fx_mu);
+    plen = strlen(fx_fake.prefix);
+    mp = path + plen;
     if (fx_fake.ncalls < 64)
         snprintf(fx_fake.calls[fx_fake.ncalls], PATH_MAX, "%s", path);
     fx_fake.ncalls++;
+    if (fx_fake.block != NULL && !fx_fake.released
+        && (strcmp(fx_fake.block, "*") == 0 || strcmp(fx_fake.block, path) == 0)) {
+        if (pthread_getspecific(fx_blocked_key) == NULL) {
+            pthread_setspecific(fx_blocked_key, &fx_fake);
+            fx_fake.blocked++;
+            pthread_cond_broadcast(&fx_cv);
+        }
+        while (!fx_fake.released)
+            pthread_cond_wait(&fx_cv, &fx_mu);
+    }
     if (strncmp(path, fx_fake.prefix, plen) != 0) {
         errno = ENOENT;
-        return -1;
+        rc = -1;
+        goto out;
     }
     memset(out, 0, sizeof *out);
     if (fx_fake.table == NULL) {
         /* ... except a FUSE mount of another user and an NFS server that is gone. */
         if (strstr(mp, "gvfs") || strstr(mp, "backup")) {
             errno = strstr(mp, "gvfs") ? EACCES : EIO;
-            return -1;
+            rc = -1;
+            goto out;
         }
         out->f_frsize = out->f_bsize = 4096;
         out->f_blocks = 1u << 20;
@@ -78,7 +188,7 @@ fx_statvfs(const char *path, struct statvfs *out)
         out->f_bavail = 1u << 18;
         out->f_files = 1000;
         out->f_ffree = 500;
-        return 0;
+        goto out;
     }
     for (size_t i = 0; i < fx_fake.n; i++)
         if (strcmp(mp, fx_fake.table[i].mountpoint) == 0) {
@@ -89,10 +199,13 @@ fx_statvfs(const char *path, struct statvfs *out)
             out->f_bavail = fx_fake.table[i].bavail;
             out->f_files = fx_fake.table[i].files;
             out->f_ffree = fx_fake.table[i].ffree;
-            return 0;
+            goto out;
         }
     errno = EIO;
-    return -1;
+    rc = -1;
+out:
+    pthread_mutex_unlock(&fx_mu);
+    return rc;
 }
 
 /* How many times statvfs was asked about path. */
@@ -101,8 +214,10 @@ fx_statvfs_calls(const char *path)
 {
     size_t n = 0;
 
+    pthread_mutex_lock(&fx_mu);
     for (size_t i = 0; i < fx_fake.ncalls && i < 64; i++)
         n += strcmp(fx_fake.calls[i], path) == 0;
+    pthread_mutex_unlock(&fx_mu);
     return n;
 }
 
@@ -168,7 +283,7 @@ fx_check_basic(const pw_batch *b)
     assert_int_equal(fx_count_label_prefix(b, "mountpoint", "/dev"), 0);
     assert_int_equal(fx_count_label_prefix(b, "mountpoint", "/sys"), 0);
     assert_int_equal(fx_count_label_prefix(b, "mountpoint", "/proc"), 0);
-    assert_int_equal(pw_batch_nseries(b), 8 + 7 * 6 + 1);
+    assert_int_equal(pw_batch_nseries(b), 8 + 7 * 6 + 2);
 }
 
 static void
@@ -182,8 +297,10 @@ test_basic(void **unused)
     assert_int_equal(fx_collect(&pw_sampler_filesystem, &env, &b), PW_OK);
     fx_check_basic(b);
     fx_expect(b, "poolwatch_node_filesystem_statvfs_errors_total", 1);
+    /* Inline (statvfs_timeout_ms 0): a call cannot time out. */
+    fx_expect(b, "poolwatch_node_filesystem_statvfs_timeouts_total", 0);
     /* One statvfs per sampled mount point; excluded ones are never touched. */
-    assert_int_equal(fx_fake.ncalls, 8);
+    assert_int_equal(fx_ncalls(), 8);
     assert_int_equal(fx_statvfs_calls("/data"), 1);
     assert_int_equal(fx_statvfs_calls("/dev/shm"), 0);
     assert_int_equal(fx_statvfs_calls("/snap/core20/1974"), 0);
@@ -306,7 +423,7 @@ test_truncated(void **unused)
     fx_expect(b, FS("readonly", "/dev/sda1", "ext4", "/"), 0);
     fx_expect(b, FS("readonly", "/dev/sdb1", "xfs", "/srv"), 1);
     assert_int_equal(fx_count(b, "node_filesystem_device_error"), 2);
-    assert_int_equal(fx_fake.ncalls, 2);
+    assert_int_equal(fx_ncalls(), 2);
     pw_batch_free(b);
 }
 
@@ -339,8 +456,180 @@ test_missing(void **unused)
     fx_fake_reset("", NULL, 0);
     assert_int_equal(fx_collect(&pw_sampler_filesystem, &env, &b), PW_ENOENT);
     assert_int_equal(pw_batch_nseries(b), 0);
-    assert_int_equal(fx_fake.ncalls, 0);
+    assert_int_equal(fx_ncalls(), 0);
     pw_batch_free(b);
+}
+
+/* --- statvfs on worker threads (env.statvfs_timeout_ms > 0) --- */
+
+/* Runs one round of the sampler's state into a new batch (the caller's). */
+static pw_batch *
+fx_round(void *state, const pw_sampler_env *env)
+{
+    pw_batch *b;
+
+    assert_non_null(b = pw_batch_new());
+    assert_int_equal(pw_sampler_filesystem.collect(state, env, b), PW_OK);
+    return b;
+}
+
+static void
+test_threaded(void **unused)
+{
+    pw_sampler_env env = fx_env("basic");
+    void          *state = NULL;
+    pw_batch      *b;
+
+    /* Nothing blocks: the same series as inline, one call per mount, round after round. */
+    env.statvfs_fn = fx_statvfs;
+    env.statvfs_timeout_ms = 5000;
+    fx_fake_reset("", basic_fs, sizeof basic_fs / sizeof basic_fs[0]);
+    assert_int_equal(pw_sampler_filesystem.init(&env, &state), PW_OK);
+    for (int round = 1; round <= 3; round++) {
+        b = fx_round(state, &env);
+        fx_check_basic(b);
+        fx_expect(b, "poolwatch_node_filesystem_statvfs_errors_total", round);
+        fx_expect(b, "poolwatch_node_filesystem_statvfs_timeouts_total", 0);
+        assert_int_equal(fx_ncalls(), 8 * (size_t) round);
+        pw_batch_free(b);
+    }
+    pw_sampler_filesystem.fini(state);
+}
+
+/* The basic tree's figures for every mount but /data and /mnt/nfs. */
+static void
+fx_check_basic_but_data(const pw_batch *b)
+{
+    fx_expect(b, FS("size_bytes", "/dev/vda1", "ext4", "/"), 4096000000.0);
+    fx_expect(b, FS("device_error", "/dev/vda1", "ext4", "/"), 0);
+    fx_expect(b, FS("size_bytes", "/dev/vda15", "vfat", "/boot/efi"), 213000.0 * 512);
+    fx_expect(b, FS("size_bytes", "tmpfs", "tmpfs", "/run/lock"), 1280.0 * 4096);
+    fx_expect(b, FS("readonly", "/dev/vdc", "ext4", "/srv/read only"), 1);
+    fx_expect(b, FS("device_error", "nfs.example:/export", "nfs4", "/mnt/nfs"), 1);
+    assert_int_equal(fx_count(b, "node_filesystem_device_error"), 8);
+    assert_int_equal(fx_count(b, "node_filesystem_size_bytes"), 6);
+}
+
+static void
+test_stuck_mount(void **unused)
+{
+    pw_sampler_env env = fx_env("basic");
+    void          *state = NULL;
+    pw_batch      *b;
+    size_t         calls;
+
+    env.statvfs_fn = fx_statvfs;
+    env.statvfs_timeout_ms = 200;
+    fx_fake_reset("", basic_fs, sizeof basic_fs / sizeof basic_fs[0]);
+    fx_block("/data");
+    assert_int_equal(pw_sampler_filesystem.init(&env, &state), PW_OK);
+
+    /* Round 1: /data does not answer within 200 ms: flagged, the rest sampled. */
+    b = fx_round(state, &env);
+    fx_wait_blocked(1);
+    fx_expect(b, FS("device_error", "/dev/vdd", "ext4", "/data"), 1);
+    assert_int_equal(fx_count_label(b, "node_filesystem_size_bytes", "mountpoint", "/data"), 0);
+    fx_check_basic_but_data(b);
+    fx_expect(b, "poolwatch_node_filesystem_statvfs_timeouts_total", 1);
+    /* A timeout is not a failed call. */
+    fx_expect(b, "poolwatch_node_filesystem_statvfs_errors_total", 1);
+    assert_int_equal(fx_statvfs_calls("/data"), 1);
+    assert_int_equal(fx_ncalls(), 8);
+    pw_batch_free(b);
+
+    /* Round 2: /data is stuck: flagged without a call (and without waiting). */
+    b = fx_round(state, &env);
+    fx_expect(b, FS("device_error", "/dev/vdd", "ext4", "/data"), 1);
+    fx_check_basic_but_data(b);
+    fx_expect(b, "poolwatch_node_filesystem_statvfs_timeouts_total", 1);
+    assert_int_equal(fx_statvfs_calls("/data"), 1);
+    assert_int_equal(fx_ncalls(), 8 + 7);
+    pw_batch_free(b);
+
+    /* The call returns: its worker clears the mark and ends; the next round asks again. */
+    fx_release();
+    fx_wait_unblocked();
+    env.statvfs_timeout_ms = 5000;     /* nothing blocks now: no room for a slow machine to fail */
+    calls = fx_ncalls();
+    b = fx_round(state, &env);
+    fx_expect(b, FS("device_error", "/dev/vdd", "ext4", "/data"), 0);
+    fx_expect(b, FS("size_bytes", "/dev/vdd", "ext4", "/data"), 2000000.0 * 4096);
+    fx_check_basic(b);
+    fx_expect(b, "poolwatch_node_filesystem_statvfs_timeouts_total", 1);
+    assert_int_equal(fx_statvfs_calls("/data"), 2);
+    assert_int_equal(fx_ncalls(), calls + 8);
+    pw_batch_free(b);
+    pw_sampler_filesystem.fini(state);
+}
+
+static void
+test_thread_bound(void **unused)
+{
+    pw_sampler_env env = fx_env("manycore");
+    void          *state = NULL;
+    pw_batch      *b;
+
+    /* Every mount blocks: 8 calls are left blocked, the other 10 mounts are not asked. */
+    env.statvfs_fn = fx_statvfs;
+    env.statvfs_timeout_ms = 20;
+    fx_fake_reset("", NULL, 0);
+    fx_block("*");
+    assert_int_equal(pw_sampler_filesystem.init(&env, &state), PW_OK);
+    b = fx_round(state, &env);
+    /* A worker may reach the fake after its round gave up on it: await all 8. */
+    fx_wait_blocked(8);
+    assert_int_equal(fx_count(b, "node_filesystem_device_error"), 18);
+    assert_int_equal(fx_count(b, "node_filesystem_size_bytes"), 0);
+    fx_expect(b, FS("device_error", "/dev/mapper/vg0-root", "xfs", "/"), 1);
+    fx_expect(b, "poolwatch_node_filesystem_statvfs_timeouts_total", 8);
+    fx_expect(b, "poolwatch_node_filesystem_statvfs_errors_total", 0);
+    assert_int_equal(fx_ncalls(), 8);
+    pw_batch_free(b);
+
+    /* Still 8 blocked: no call at all, no new thread. */
+    b = fx_round(state, &env);
+    assert_int_equal(fx_count(b, "node_filesystem_device_error"), 18);
+    fx_expect(b, "poolwatch_node_filesystem_statvfs_timeouts_total", 8);
+    assert_int_equal(fx_ncalls(), 8);
+    pw_batch_free(b);
+
+    /* All return: every mount is asked again and answers. */
+    fx_release();
+    fx_wait_unblocked();
+    env.statvfs_timeout_ms = 5000;
+    b = fx_round(state, &env);
+    assert_int_equal(fx_count(b, "node_filesystem_device_error"), 18);
+    assert_int_equal(fx_count(b, "node_filesystem_size_bytes"), 16);
+    fx_expect(b, FS("size_bytes", "/dev/mapper/vg0-root", "xfs", "/"), 4294967296.0);
+    fx_expect(b, "poolwatch_node_filesystem_statvfs_timeouts_total", 8);
+    fx_expect(b, "poolwatch_node_filesystem_statvfs_errors_total", 2);
+    assert_int_equal(fx_ncalls(), 8 + 18);
+    pw_batch_free(b);
+    pw_sampler_filesystem.fini(state);
+}
+
+static void
+test_fini_while_stuck(void **unused)
+{
+    pw_sampler_env env = fx_env("basic");
+    void          *state = NULL;
+    pw_batch      *b;
+
+    /* fini does not wait for a blocked call; the worker frees what it owns when
+     * the call returns, after the sampler is gone (ASan: no use after free, no leak). */
+    env.statvfs_fn = fx_statvfs;
+    env.statvfs_timeout_ms = 200;
+    fx_fake_reset("", basic_fs, sizeof basic_fs / sizeof basic_fs[0]);
+    fx_block("/run/lock");
+    assert_int_equal(pw_sampler_filesystem.init(&env, &state), PW_OK);
+    b = fx_round(state, &env);
+    fx_wait_blocked(1);
+    fx_expect(b, FS("device_error", "tmpfs", "tmpfs", "/run/lock"), 1);
+    fx_expect(b, FS("size_bytes", "/dev/vdd", "ext4", "/data"), 2000000.0 * 4096);
+    pw_batch_free(b);
+    pw_sampler_filesystem.fini(state);
+    fx_release();
+    fx_wait_unblocked();
 }
 
 int
@@ -355,7 +644,13 @@ main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_threaded),
+        cmocka_unit_test(test_stuck_mount),
+        cmocka_unit_test(test_thread_bound),
+        cmocka_unit_test(test_fini_while_stuck),
     };
 
+    if (pthread_key_create(&fx_blocked_key, fx_thread_end) != 0)
+        return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
