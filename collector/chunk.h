@@ -34,7 +34,8 @@
 
 #include "pw_err.h"
 
-#define PW_CHUNK_VERSION    1
+#define PW_CHUNK_VERSION    2         /* what new chunks are written as */
+#define PW_CHUNK_VERSION_MIN 1        /* the oldest version still read (and appended to) */
 #define PW_CHUNK_MAX_POINTS 8192u      /* hard cap; engines seal well before */
 
 typedef struct pw_chunk {
@@ -74,6 +75,15 @@ pw_err pw_chunk_append(pw_chunk *c, int64_t ts, double v);
  */
 pw_err pw_chunk_encode(pw_chunk *c, const int64_t *ts, const double *v, size_t n);
 
+/*
+ * pw_chunk_encode at a given version (PW_CHUNK_VERSION_MIN..PW_CHUNK_VERSION):
+ * the tests and the codec benchmark make old-version chunks with it. A chunk
+ * keeps its version for life: appends to a version 1 chunk write version 1
+ * codes (no re-encoding, appends stay O(1)). PW_EINVAL for another version.
+ */
+pw_err pw_chunk_encode_version(pw_chunk *c, unsigned version, const int64_t *ts, const double *v,
+                               size_t n);
+
 /* Turns an open chunk into its sealed form in place (smaller). Idempotent. */
 pw_err pw_chunk_seal(pw_chunk *c);
 
@@ -97,12 +107,20 @@ typedef struct pw_chunk_state_ {
     int64_t  ts;            /* last timestamp */
     uint64_t delta;         /* last timestamp delta (mod 2^64; 0 before the 2nd point) */
     uint64_t vbits;         /* last value, IEEE 754 bits */
-    int64_t  k, kdelta;     /* decimal mode: last value == k / 10^scale; last step of k */
+    int64_t  k, kdelta;     /* decimal mode: last value == k / 10^scale; last step of k (v2: 16 x the average step) */
     uint32_t run;           /* predicted points: pending (appender), still to return (iterator) */
     uint8_t  dec, scale;    /* decimal mode on; its scale (0..15) */
     uint8_t  trend;         /* decimal mode: next k predicted as k + kdelta (else k) */
-    uint8_t  rbits;         /* decimal mode: bit length of the last residual's |r| - 1 */
+    uint8_t  rbits;         /* v1, decimal mode: bit length of the last residual's |r| - 1 */
     uint8_t  lead, trail;   /* XOR window: leading / trailing zero bits */
+    /* version 2 only (v1 leaves them 0) */
+    uint8_t  ver;           /* the chunk's version: which codes apply */
+    uint8_t  moved;         /* the last value code was a residual (prefixes swap) */
+    uint8_t  rmoved;        /* moved when the pending / last run started */
+    uint8_t  jit, rjit;     /* the last dod was not 0 (separate ts code); jit when the run started */
+    uint8_t  rl;            /* 4 x the residuals' smoothed bit length: the Rice parameter */
+    uint8_t  fb, fd;        /* residual factor 2^fb * 5^fd: min of the last two residuals' */
+    uint8_t  pb, pd;        /* the last residual's 2-adic and 5-adic valuations */
 } pw_chunk_state_;
 
 typedef struct pw_chunk_iter {

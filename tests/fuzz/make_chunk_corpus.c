@@ -136,7 +136,7 @@ main(int argc, char **argv)
     }
     free(s);
     mk_write(dir, "empty", "", 0);
-    mk_write(dir, "bad_version", "\x02\x00\x01\x00\x00\x00", 6);
+    mk_write(dir, "bad_version", "\x03\x00\x01\x00\x00\x00", 6);
     mk_write(dir, "header_only", "\x01\x01\x05\x80\xf8\xb2\xe5\xbd\x68\xf0\xa2\x04", 12);
     return 0;
 }
