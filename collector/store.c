@@ -18,7 +18,7 @@
 /* A new store's map, and the least a writer runs with (sparse on Linux). */
 #define STORE_INITIAL_MAP ((uint64_t) 1 << 30)
 #define STORE_LOW_SPACE   (16u << 20)   /* below this, a failed write means a full disk */
-#define STORE_MAX_DBS     16    /* 5 of ours + the point engine's + room to grow */
+#define STORE_MAX_DBS     16    /* 7 of ours + the point engine's + room to grow */
 #define STORE_MAX_READERS 256   /* concurrent read txns over all processes */
 /* MDB_MAP_RESIZED can come back if the map keeps growing meanwhile; bounded. */
 #define STORE_BEGIN_TRIES 5
@@ -270,7 +270,8 @@ store_open_dbs(pw_store *s, MDB_txn *txn, char *errbuf, size_t errlen)
     rc = mdb_get(txn, s->meta, &key, &val);
     if (rc == MDB_NOTFOUND && !rdonly) {
         /* A new store: stamp the format before anything else exists. */
-        s->format = (s->flags & PW_STORE_FORMAT2) ? PWS_FORMAT_CHUNK : PWS_FORMAT;
+        s->format = (s->flags & PW_STORE_FORMAT2) ? PWS_FORMAT_CHUNK
+                    : (s->flags & PW_STORE_FORMAT3) ? PWS_FORMAT_HASHED : PWS_FORMAT;
         pw_put_be32(fmt, s->format);
         val.mv_size = sizeof fmt;
         val.mv_data = fmt;
@@ -298,13 +299,23 @@ store_open_dbs(pw_store *s, MDB_txn *txn, char *errbuf, size_t errlen)
     }
     if (rc != 0)
         goto fail;
-    /* Format 3 indexes series by hash; 1 and 2 by the (truncated) key itself. */
+    /* Formats 3 and 4 index series by hash; 1 and 2 by the (truncated) key itself. */
     what = s->format >= PWS_FORMAT_HASHED ? "series_hash" : "series";
     if ((rc = mdb_dbi_open(txn, what, create | MDB_DUPSORT | MDB_DUPFIXED, &s->series)) != 0)
         goto fail;
     what = "series_id";
     if ((rc = mdb_dbi_open(txn, "series_id", create, &s->series_id)) != 0)
         goto fail;
+    /* Format 4 spells keys with symbols (store_symbols.c). */
+    if (s->format >= PWS_FORMAT_SYMBOLS) {
+        what = "symbols";
+        if ((rc = mdb_dbi_open(txn, "symbols", create, &s->symbols)) != 0)
+            goto fail;
+        what = "symbol_hash";
+        if ((rc = mdb_dbi_open(txn, "symbol_hash", create | MDB_DUPSORT | MDB_DUPFIXED,
+                               &s->symbol_hash)) != 0)
+            goto fail;
+    }
     what = "agents";
     if ((rc = mdb_dbi_open(txn, "agents", create, &s->agents)) != 0)
         goto fail;

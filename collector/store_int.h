@@ -23,16 +23,25 @@
  * 2: compressed chunks and rollups (points_chunk.c);
  * 3: as 2, but the series index is hashed (`series_hash`, the canonical key
  *    kept once, in `series_id`) and sealed chunks are packed several to a
- *    record. Stores keep the format they were created with.
+ *    record;
+ * 4: as 3, but keys are symbol-coded: the strings of keys (metric names and
+ *    `name="value"` label pairs) are kept once in `symbols`, `series_id`
+ *    holds short lists of symbol ids, 16 series a record, and `series_hash`
+ *    is keyed by the metric's symbol. Stores keep the format they were
+ *    created with.
  */
-#define PWS_FORMAT        3
-#define PWS_FORMAT_RAW    1
-#define PWS_FORMAT_CHUNK  2
-#define PWS_FORMAT_HASHED 3
+#define PWS_FORMAT         4
+#define PWS_FORMAT_RAW     1
+#define PWS_FORMAT_CHUNK   2
+#define PWS_FORMAT_HASHED  3
+#define PWS_FORMAT_SYMBOLS 4
 
 /* meta keys */
 #define PWS_META_FORMAT  "format"          /* u32 BE */
-#define PWS_META_NEXT_ID "next_series_id"  /* u64 BE, the id the next new series gets */
+#define PWS_META_NEXT_ID "next_series_id"  /* u64 BE, the id the next new series gets (formats 1-3) */
+
+/* Format 4: series a `series_id` record holds (ids (id - 1) / this, in order). */
+#define PWS_SID_BLOCK 16
 
 /*
  * LMDB keys are at most 511 bytes (mdb_env_get_maxkeysize) while canonical
@@ -62,18 +71,52 @@ struct pws_cache_slot {
     size_t   keylen;
 };
 
-/* Canonical key -> id: the series a write txn resolved, or those committed. */
+/*
+ * Format 4: symbols (strings of keys) by id and by string, in memory. Two
+ * uses: the symbols a write txn created (all of them: a symbol not in it was
+ * committed before the txn began), and, per store, committed symbols (ids
+ * never change once committed; capped at PWS_SYMS_MAX entries or
+ * PWS_SYMS_BYTES bytes of strings, then it stops growing).
+ */
+typedef struct pws_sym pws_sym;
+struct pws_sym {
+    uint64_t hash;      /* pws_sym_hash of the string */
+    uint32_t id;
+    uint32_t len;
+    size_t   off;       /* the string in pws_symtab.arena */
+};
+
+typedef struct pws_symtab pws_symtab;
+struct pws_symtab {
+    pws_sym  *v;        /* n entries, cap allocated; owned */
+    size_t    n, cap;
+    char     *arena;    /* the strings, used of size bytes; owned */
+    size_t    used, size;
+    uint32_t *by_str;   /* nslots each: index into v + 1, 0 = empty; owned */
+    uint32_t *by_id;
+    size_t    nslots;   /* a power of 2, or 0 before first use */
+};
+
+#define PWS_SYMS_MAX   (1u << 20)
+#define PWS_SYMS_BYTES ((size_t) 64 << 20)
+
+/*
+ * Canonical key -> id: the series a write txn resolved, or those committed.
+ * syms: the symbols the txn created, or the committed ones (format 4).
+ */
 typedef struct pws_cache pws_cache;
 struct pws_cache {
     pws_cache_slot *slots;   /* nslots entries (a power of 2), allocated on first use */
     size_t          nslots;
     size_t          used;
+    pws_symtab      syms;
 };
 
 struct pw_store {
     MDB_env             *env;
     unsigned             flags;          /* PW_STORE_* given to open */
     MDB_dbi              meta, series, series_id, agents, dedupe;
+    MDB_dbi              symbols, symbol_hash;   /* format 4 */
     uint32_t             format;         /* storage format of this store (PWS_FORMAT_*) */
     const pw_points_ops *points;
     void                *points_state;   /* owned, points->close */
@@ -91,7 +134,12 @@ struct pw_store {
     uint64_t             max_size;       /* 0 = no ceiling; under lock */
     char                 errmsg[512];    /* last failure, under lock */
     pthread_mutex_t      known_mu;       /* guards known: write txns of several threads */
-    pws_cache            known;          /* committed series (PWS_KNOWN_SLOTS) */
+    pws_cache            known;          /* committed series (PWS_KNOWN_SLOTS) and symbols */
+    /*
+     * 0: full hashes. Tests set a few bits to make the hashes of the series
+     * and symbol indexes (format 4) collide; only ever set on a new store.
+     */
+    uint32_t             hash_mask;
     char                 dir[];
 };
 
@@ -100,6 +148,7 @@ struct pw_store_txn {
     MDB_txn  *txn;
     bool      write;
     uint64_t  next_id;       /* write: next series id, 0 = not read from meta yet */
+    uint32_t  next_sym;      /* write, format 4: next symbol id, 0 = not read yet */
     char     *keybuf;        /* write: PW_MAX_SERIES_KEY_LEN + 1 bytes, owned */
     pws_cache cache;         /* write: resolved series, dies with the txn */
 };
@@ -127,6 +176,25 @@ void   pws_cache_free(pws_cache *c);
  * created, now committed) into s->known, so later txns skip the index.
  */
 void   pws_cache_publish(pw_store *s, pws_cache *c);
+
+/* --- store_symbols.c (format 4) --- */
+
+uint64_t pws_sym_hash(const pw_store *s, const char *str, size_t n);
+/*
+ * The id of string str (n bytes) in t: 0, or MDB_NOTFOUND when there is none
+ * and !create (create: a write txn makes one, and *created says so), or an
+ * LMDB error / ENOMEM.
+ */
+int  pws_sym_intern(pw_store_txn *t, const char *str, size_t n, bool create, uint32_t *id,
+                    bool *created);
+/*
+ * Appends the string of symbol id to dst (cap bytes, *len of them used):
+ * 0, MDB_CORRUPTED (no such symbol, or no room: keys are bounded), LMDB errors.
+ */
+int  pws_sym_append(pw_store_txn *t, uint32_t id, char *dst, size_t cap, size_t *len);
+void pws_symtab_free(pws_symtab *st);
+/* Moves the entries of from (a committed txn's symbols) into to; from is emptied. */
+void pws_symtab_publish(pws_symtab *to, pws_symtab *from);
 
 /* --- store_agents.c --- */
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_int.h"      /* hash_mask: collisions on demand */
 #include "test_fixture.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -724,7 +725,7 @@ test_open_errors(void **state)
 typedef struct ts_peek ts_peek;
 struct ts_peek {
     uint32_t format;
-    bool     has_series, has_hash;
+    bool     has_series, has_hash, has_symbols;
     size_t   chunk_records, packs;
 };
 
@@ -747,6 +748,8 @@ ts_peek_dir(const char *dir, ts_peek *pk)
     pk->format = (uint32_t) ((unsigned char *) v.mv_data)[3];
     pk->has_series = mdb_dbi_open(txn, "series", 0, &dbi) == 0;
     pk->has_hash = mdb_dbi_open(txn, "series_hash", 0, &dbi) == 0;
+    pk->has_symbols = mdb_dbi_open(txn, "symbols", 0, &dbi) == 0
+                      && mdb_dbi_open(txn, "symbol_hash", 0, &dbi) == 0;
     if (mdb_dbi_open(txn, "chunks", 0, &dbi) == 0) {
         MDB_cursor *cur;
         assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
@@ -823,38 +826,39 @@ ts_check_steps(pw_store *s, int nk, int n)
 }
 
 /*
- * A store made in format 2 stays format 2 (keyed index, one chunk a record)
- * and is read and written by this build; a new store is format 3 (hashed
- * index, packed chunks) and reads back the same.
+ * A store made in format 2 stays format 2 (keyed index, one chunk a record),
+ * one made in format 3 stays format 3 (hashed index, keys whole in
+ * series_id): both are read and written by this build. A new store is
+ * format 4 (symbol-coded keys) and reads back the same.
  */
 static void
 test_formats(void **state)
 {
-    char      dir2[1024], dir3[1024], msg[256];
+    char      dir[1024], msg[256];
     pw_store *s;
     ts_peek   pk;
     uint64_t  seq = 0;
 
-    snprintf(dir2, sizeof dir2, "%s/f2", (char *) *state);
-    snprintf(dir3, sizeof dir3, "%s/f3", (char *) *state);
-    for (int f = 2; f <= 3; f++) {
-        const char *dir = f == 2 ? dir2 : dir3;
+    for (int f = 2; f <= 4; f++) {
+        unsigned flags = f == 2 ? PW_STORE_FORMAT2 : f == 3 ? PW_STORE_FORMAT3 : 0;
 
+        snprintf(dir, sizeof dir, "%s/f%d", (char *) *state, f);
         seq = 0;
-        assert_int_equal(pw_store_open(dir, f == 2 ? PW_STORE_FORMAT2 : 0, &s, msg, sizeof msg),
-                         PW_OK);
+        assert_int_equal(pw_store_open(dir, flags, &s, msg, sizeof msg), PW_OK);
         ts_write_steps(s, &seq, 12, 0, 5000);          /* 6 sealed chunks a series */
         ts_check_steps(s, 12, 5000);
         pw_store_close(s);
         /* reopened without the flag: the store keeps its format */
         s = ts_open(dir);
+        ts_check_steps(s, 12, 5000);                   /* read back, caches empty */
         ts_write_steps(s, &seq, 12, 5000, 9000);
         ts_check_steps(s, 12, 9000);
         pw_store_close(s);
         ts_peek_dir(dir, &pk);
         assert_int_equal(pk.format, (uint32_t) f);
         assert_int_equal(pk.has_series, f == 2);
-        assert_int_equal(pk.has_hash, f == 3);
+        assert_int_equal(pk.has_hash, f >= 3);
+        assert_int_equal(pk.has_symbols, f >= 4);
         if (f == 2) {
             assert_int_equal(pk.packs, 0);
             assert_int_equal(pk.chunk_records, 13 * 12);   /* 9000 / 720 sealed, 13 series */
@@ -867,6 +871,154 @@ test_formats(void **state)
         ts_check_steps(s, 12, 9000);
         pw_store_close(s);
     }
+}
+
+/* Opens dir with every index hash cut to its lowest bit: all series and symbols collide. */
+static pw_store *
+ts_open_colliding(const char *dir, unsigned flags)
+{
+    pw_store *s = NULL;
+    char      msg[256];
+
+    if (pw_store_open(dir, flags, &s, msg, sizeof msg) != PW_OK)
+        fail_msg("open %s: %s", dir, msg);
+    s->hash_mask = 1;
+    return s;
+}
+
+/*
+ * Hashes are candidates only: with (nearly) every hash equal, series and
+ * symbols stay apart, keep their ids, and list in key order, in format 4
+ * (symbols and series_hash) and format 3 (series_hash). Label values with
+ * the characters that canonical keys escape or that delimit pairs come back
+ * byte for byte.
+ */
+static void
+test_hash_collisions(void **state)
+{
+    static const char *vals[] = {
+        "0", "1", "10", "a,b", "x=\"y\"", "}", "{", "back\\slash", "new\nline", "=", "\"",
+        "host-0001", "",
+    };
+    enum { NV = sizeof vals / sizeof vals[0] };
+    static tf_frame    t;
+    char               dir[1024];
+    uint64_t           seq = 0;
+
+    for (int f = 3; f <= 4; f++) {
+        pw_store      *s;
+        ts_series_list l, l2;
+        uint64_t       ids[NV];
+        int            nv = 0;
+
+        snprintf(dir, sizeof dir, "%s/c%d", (char *) *state, f);
+        s = ts_open_colliding(dir, f == 3 ? PW_STORE_FORMAT3 : 0);
+        tf_init(&t, "a", 1, ++seq, "h");
+        for (int i = 0; i < NV; i++) {
+            if (vals[i][0] == '\0')
+                continue;                       /* empty values are not labels */
+            tf_sample(&t, tf_series(&t, "m", "k", vals[i], NULL), 1000, i);
+            tf_sample(&t, tf_series(&t, "m2", "k", vals[i], "z", vals[(i + 1) % NV][0] ? vals[(i + 1) % NV] : "e", NULL), 1000, i);
+            nv++;
+        }
+        tf_sample(&t, tf_series(&t, "m", NULL), 1000, -1);     /* no labels but host */
+        ts_write(s, &t);
+        ts_scan(s, "m", &l);
+        assert_int_equal(l.n, (size_t) nv + 1);
+        for (size_t i = 0; i < l.n; i++) {
+            ids[i] = l.ids[i];
+            for (size_t j = 0; j < i; j++)
+                assert_int_not_equal(ids[i], ids[j]);
+            if (i > 0)
+                assert_true(strcmp(l.keys[i - 1], l.keys[i]) < 0);
+        }
+        /* the escapes as the canonical key spells them */
+        assert_int_equal(ts_id(s, "m{host=\"h\",k=\"x=\\\"y\\\"\"}") != 0, 1);
+        assert_int_equal(ts_id(s, "m{host=\"h\",k=\"back\\\\slash\"}") != 0, 1);
+        assert_int_equal(ts_id(s, "m{host=\"h\",k=\"new\\nline\"}") != 0, 1);
+        assert_int_equal(ts_id(s, "m{host=\"h\",k=\"a,b\"}") != 0, 1);
+        assert_int_equal(ts_id(s, "m{host=\"h\"}") != 0, 1);
+        ts_scan(s, "m2", &l2);
+        assert_int_equal(l2.n, (size_t) nv);
+        ts_series_free(&l2);
+        ts_scan(s, "k", &l2);                   /* a label name is no metric */
+        assert_int_equal(l2.n, 0);
+        ts_scan(s, "k=\"0\"", &l2);             /* nor is a label pair */
+        assert_int_equal(l2.n, 0);
+        pw_store_close(s);
+
+        /* Reopened (caches empty): the same series resolve to the same ids, nothing new. */
+        s = ts_open_colliding(dir, 0);
+        tf_init(&t, "a", 1, ++seq, "h");
+        for (int i = NV - 1; i >= 0; i--)
+            if (vals[i][0] != '\0')
+                tf_sample(&t, tf_series(&t, "m", "k", vals[i], NULL), 2000, i);
+        ts_write(s, &t);
+        ts_scan(s, "m", &l2);
+        assert_int_equal(l2.n, l.n);
+        for (size_t i = 0; i < l.n; i++) {
+            assert_int_equal(l2.ids[i], l.ids[i]);
+            assert_string_equal(l2.keys[i], l.keys[i]);
+        }
+        ts_series_free(&l2);
+        ts_scan(s, NULL, &l2);
+        assert_int_equal(l2.n, 2 * (size_t) nv + 1);
+        ts_series_free(&l2);
+        ts_series_free(&l);
+        pw_store_close(s);
+    }
+}
+
+/*
+ * Format 4: a write txn sees the symbols it created (a scan inside it);
+ * after an abort their ids go to other strings, and no reader or later
+ * txn takes the aborted strings for them.
+ */
+static void
+test_symbols_abort(void **state)
+{
+    pw_store       *s = ts_open(*state);
+    static tf_frame t;
+    pw_store_txn   *tx;
+    ts_series_list  l;
+    bool            dup;
+
+    tf_init(&t, "a", 1, 1, "h");
+    tf_sample(&t, tf_series(&t, "base", NULL), 10, 1);
+    ts_write(s, &t);
+    ts_scan(s, "base", &l);                     /* readers cache committed symbols */
+    assert_int_equal(l.n, 1);
+    ts_series_free(&l);
+
+    tf_init(&t, "a", 1, 2, "h2");
+    tf_sample(&t, tf_series(&t, "gone", "k", "v1", NULL), 10, 1);
+    assert_int_equal(pw_store_write_begin(s, &tx), PW_OK);
+    assert_int_equal(pw_store_write_frame(tx, &t.f, 1, &dup), PW_OK);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(pw_store_series_scan(tx, "gone", ts_on_series, &l), PW_OK);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.keys[0], "gone{host=\"h2\",k=\"v1\"}");
+    ts_series_free(&l);
+    pw_store_write_abort(tx);
+
+    ts_scan(s, "gone", &l);
+    assert_int_equal(l.n, 0);
+    /* The same symbol ids, other strings. */
+    tf_init(&t, "a", 1, 2, "h3");
+    tf_sample(&t, tf_series(&t, "kept", "k", "v2", NULL), 10, 2);
+    ts_write(s, &t);
+    ts_scan(s, NULL, &l);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.keys[0], "base{host=\"h\"}");
+    assert_string_equal(l.keys[1], "kept{host=\"h3\",k=\"v2\"}");
+    ts_series_free(&l);
+    pw_store_close(s);
+    s = ts_open(*state);
+    ts_scan(s, NULL, &l);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.keys[1], "kept{host=\"h3\",k=\"v2\"}");
+    ts_series_free(&l);
+    pw_store_close(s);
 }
 
 /*
@@ -1091,6 +1243,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_open_errors, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_reader_other_process, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_formats, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_hash_collisions, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_symbols_abort, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_series_cache_abort, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_read_beside, ts_setup, ts_teardown),
     };
