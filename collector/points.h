@@ -63,6 +63,15 @@ typedef struct pw_points_ops {
                         size_t n);
 
     /*
+     * Optional (NULL: the store calls append_many or append per series):
+     * stores p[0..n) of many series, sorted by series id and each series'
+     * points in the order to store them, exactly as append for each point
+     * in that order would. For a group commit's frames: the engine can walk
+     * its records in key order with one cursor.
+     */
+    int  (*append_sorted)(void *state, MDB_txn *txn, const pw_store_point *p, size_t n);
+
+    /*
      * Calls cb for each point of series_id with from <= ts <= to, in time
      * order, in any txn. Returns 0 both when done and when cb stopped it.
      */

@@ -42,14 +42,23 @@
 
 typedef struct pw_store pw_store;
 typedef struct pw_store_txn pw_store_txn;
+typedef struct pw_store_pending pw_store_pending;
+
+/* One point of one series, as the write path hands points to the engine. */
+typedef struct pw_store_point {
+    uint64_t series_id;
+    int64_t  ts_ms;
+    double   value;
+} pw_store_point;
 
 #define PW_STORE_RDONLY 0x1u
 /*
- * Creates a new store in the previous storage format (2) instead of the
+ * Creates a new store in an older storage format (2 or 3) instead of the
  * current one; ignored for an existing store. Only for tests that check
  * older stores stay readable and writable.
  */
 #define PW_STORE_FORMAT2 0x2u
+#define PW_STORE_FORMAT3 0x4u
 
 /*
  * Opens (creating if needed, unless PW_STORE_RDONLY) the store in dir. The
@@ -121,6 +130,42 @@ pw_err pw_store_write_begin(pw_store *s, pw_store_txn **out);
 pw_err pw_store_write_frame(pw_store_txn *t, const pw_frame *f, int64_t recv_ms, bool *duplicate);
 
 /*
+ * As pw_store_write_frame, for a caller that remembers series ids between
+ * frames (the collector's writer, per agent). ids has f->nseries entries,
+ * owned by the caller. known false: ids is filled in, each series' id or 0
+ * for a series no sample names (and left undefined on error). known true:
+ * ids holds what an earlier call filled in for a frame with the same
+ * dictionary (pw_frame.dict, byte for byte) and the same host, in a
+ * transaction that committed; that frame's checks passed, so this one's
+ * series are not checked or looked up again (an entry 0 is resolved).
+ * Ids of an aborted transaction must not be remembered: they may be given
+ * to other series later. pend: NULL to write the points now, or see
+ * pw_store_pending below.
+ */
+pw_err pw_store_write_frame_ids(pw_store_txn *t, const pw_frame *f, int64_t recv_ms,
+                                uint64_t *ids, bool known, pw_store_pending *pend,
+                                bool *duplicate);
+
+/*
+ * Points held back from several pw_store_write_frame_ids calls (pend not
+ * NULL: everything of the frame is written but its points, which go to
+ * pend), to be stored together by pw_store_write_pending before the
+ * commit. A group commit's frames then touch each series' open chunk in
+ * series order, one pass for the whole batch. Owned by the caller; one
+ * thread at a time.
+ */
+pw_store_pending *pw_store_pending_new(void);
+void              pw_store_pending_free(pw_store_pending *pp);
+/* Forgets what pp holds (after an aborted txn), keeping its memory. */
+void              pw_store_pending_reset(pw_store_pending *pp);
+/*
+ * Stores pp's points in t, exactly as writing each frame's points in the
+ * order the frames came would, and empties pp. Errors as
+ * pw_store_write_frame (never PW_EPROTO: the frames were checked).
+ */
+pw_err            pw_store_write_pending(pw_store_txn *t, pw_store_pending *pp);
+
+/*
  * Commits and releases t (whatever the result). PW_EFULL on ENOSPC or a full
  * map (pw_store_last_error says which: growing the map does not help a full
  * disk), PW_EIO/PW_EDB on other failures: then nothing of the txn is stored.
@@ -179,8 +224,8 @@ pw_store *pw_store_txn_store(const pw_store_txn *t);
 /*
  * Calls cb for every series whose metric name equals `metric` (every series
  * if metric is NULL), in key order (in stores of format 2 and older, series
- * whose keys share their first 480 bytes come in id order). In format 3 the
- * matches are collected (keys copied) and sorted before the first call, so
+ * whose keys share their first 480 bytes come in id order). In formats 3
+ * and 4 the matches are collected (keys copied) and sorted before the first call, so
  * cb may write in the same txn. key is the canonical key, not NUL-terminated,
  * valid only during the call. cb returns 0 to go on, non-zero to stop; the
  * call then returns PW_OK. Works in read and write txns. PW_EDB on a

@@ -7,12 +7,26 @@
  * then resolve series ids and append points. Only an agent frame has the
  * parts around it: dedupe before, the agent record after, and the host
  * label added to its series. Imported samples name their series in full.
+ *
+ * The collector's writer uses pw_store_write_frame_ids: series ids it
+ * remembers per agent skip the checks and lookups, and the points of all
+ * frames of a group commit are held back (pw_store_pending) and stored
+ * together, sorted by series, through the engine's append_sorted.
  */
 #include "store_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * Points held back for pw_store_write_pending, in the order the frames
+ * gave them, and a second buffer of the same size for the sort.
+ */
+struct pw_store_pending {
+    pw_store_point *items, *tmp;
+    size_t          n, cap;
+};
 
 /*
  * Copies series s's labels into lab (room for PW_MAX_LABELS + 1), adds
@@ -44,11 +58,13 @@ write_labels(const pw_wire_series *s, const char *host, pw_label *lab, size_t *n
 
 /*
  * Everything in f's series and samples that would make it unstorable,
- * checked before any write. host as write_labels; who starts each message
- * ("frame of agent a1", "samples").
+ * checked before any write. host as write_labels; known skips the series
+ * (ids from an earlier frame of the same dictionary); who starts each
+ * message ("frame of agent a1", "samples").
  */
 static pw_err
-write_check_samples(pw_store *st, const pw_frame *f, const char *host, const char *who)
+write_check_samples(pw_store *st, const pw_frame *f, const char *host, bool known,
+                    const char *who)
 {
     pw_label lab[PW_MAX_LABELS + 1];
     size_t   n;
@@ -56,7 +72,8 @@ write_check_samples(pw_store *st, const pw_frame *f, const char *host, const cha
 
     if ((f->nseries > 0 && f->series == NULL) || (f->nsamples > 0 && f->samples == NULL))
         return pws_failf(st, PW_EPROTO, "%s: counts without arrays", who);
-    for (size_t i = 0; i < f->nseries; i++) {
+    /* known: the same dictionary and host passed these checks before (see store.h). */
+    for (size_t i = 0; i < f->nseries && !known; i++) {
         const pw_wire_series *s = &f->series[i];
 
         if (s->metric == NULL || !pw_metric_name_valid(s->metric, strlen(s->metric))
@@ -121,18 +138,57 @@ write_series_id(pw_store_txn *t, const pw_frame *f, const char *host, uint32_t i
     return pws_series_resolve(t, t->keybuf, keylen, &ids[i]);
 }
 
+/* Room for n more points in pp. */
+static pw_err
+pend_room(pw_store_pending *pp, size_t n)
+{
+    size_t          cap;
+    pw_store_point *items, *tmp;
+
+    if (pp->n + n <= pp->cap)
+        return PW_OK;
+    cap = (pp->n + n) + (pp->n + n) / 2;
+    if ((items = realloc(pp->items, cap * sizeof *items)) == NULL)
+        return PW_ENOMEM;
+    pp->items = items;
+    if ((tmp = realloc(pp->tmp, cap * sizeof *tmp)) == NULL)
+        return PW_ENOMEM;
+    pp->tmp = tmp;
+    pp->cap = cap;
+    return PW_OK;
+}
+
+/* As write_points, but the points go to pp (room made by the caller). */
+static pw_err
+write_pend(pw_store_txn *t, const pw_frame *f, const char *host, uint64_t *ids,
+           pw_store_pending *pp)
+{
+    pw_err err;
+
+    for (size_t i = 0; i < f->nsamples; i++) {
+        const pw_wire_sample *sm = &f->samples[i];
+        pw_store_point       *pt = &pp->items[pp->n];
+
+        if ((err = write_series_id(t, f, host, sm->series, ids)) != PW_OK)
+            return err;
+        pt->series_id = ids[sm->series];
+        pt->ts_ms = sm->ts_ms;
+        pt->value = sm->value;
+        pp->n++;
+    }
+    return PW_OK;
+}
+
 /*
- * The shared part: series ids and points of a checked frame. Series that
- * no sample names are not created.
+ * The shared part: series ids and points of a checked frame, written now.
+ * ids: one per series, 0 = not resolved yet; series that no sample names
+ * are not created.
  */
 static pw_err
-write_points(pw_store_txn *t, const pw_frame *f, const char *host, const char *who)
+write_points(pw_store_txn *t, const pw_frame *f, const char *host, uint64_t *ids)
 {
-    uint64_t *ids = NULL;
-    pw_err    err = PW_OK;
+    pw_err err = PW_OK;
 
-    if (f->nseries > 0 && (ids = calloc(f->nseries, sizeof *ids)) == NULL)
-        return pws_failf(t->s, PW_ENOMEM, "%s: out of memory", who);
     /* Samples of one series that come together (an import batch sorts them so) go in one call. */
     for (size_t i = 0, j; i < f->nsamples; i = j) {
         const pw_wire_sample *sm = &f->samples[i];
@@ -154,12 +210,12 @@ write_points(pw_store_txn *t, const pw_frame *f, const char *host, const char *w
         if ((err = pws_fail(t->s, rc, "store point")) != PW_OK)
             break;
     }
-    free(ids);
     return err;
 }
 
 pw_err
-pw_store_write_frame(pw_store_txn *t, const pw_frame *f, int64_t recv_ms, bool *duplicate)
+pw_store_write_frame_ids(pw_store_txn *t, const pw_frame *f, int64_t recv_ms, uint64_t *ids,
+                         bool known, pw_store_pending *pend, bool *duplicate)
 {
     char     who[sizeof "frame of agent " + PW_WIRE_MAX_AGENT_ID];
     uint64_t last_seq;
@@ -172,7 +228,7 @@ pw_store_write_frame(pw_store_txn *t, const pw_frame *f, int64_t recv_ms, bool *
     if ((err = write_check_header(t->s, &f->hdr)) != PW_OK)
         return err;
     snprintf(who, sizeof who, "frame of agent %s", f->hdr.agent_id);
-    if ((err = write_check_samples(t->s, f, f->hdr.host, who)) != PW_OK)
+    if ((err = write_check_samples(t->s, f, f->hdr.host, known, who)) != PW_OK)
         return err;
     if ((err = pws_dedupe_get(t, f->hdr.agent_id, f->hdr.boot_id, &found, &last_seq)) != PW_OK)
         return err;
@@ -180,21 +236,141 @@ pw_store_write_frame(pw_store_txn *t, const pw_frame *f, int64_t recv_ms, bool *
         *duplicate = true;
         return PW_OK;
     }
-    if ((err = write_points(t, f, f->hdr.host, who)) != PW_OK)
+    if (!known && f->nseries > 0)
+        memset(ids, 0, f->nseries * sizeof *ids);
+    if (pend != NULL) {
+        size_t n0 = pend->n;
+
+        if (pend_room(pend, f->nsamples) != PW_OK)
+            return pws_failf(t->s, PW_ENOMEM, "%s: out of memory", who);
+        if ((err = write_pend(t, f, f->hdr.host, ids, pend)) != PW_OK) {
+            pend->n = n0;
+            return err;
+        }
+    } else if ((err = write_points(t, f, f->hdr.host, ids)) != PW_OK) {
         return err;
+    }
     if ((err = pws_dedupe_put(t, f->hdr.agent_id, f->hdr.boot_id, f->hdr.seq, recv_ms)) != PW_OK)
         return err;
     return pws_agent_update(t, &f->hdr, recv_ms, f->nsamples);
 }
 
+/* Series ids on the heap, for callers that do not keep them. */
+static pw_err
+write_frame_or_samples(pw_store_txn *t, const pw_frame *f, int64_t recv_ms, bool *duplicate)
+{
+    uint64_t *ids = NULL;
+    pw_err    err;
+
+    if (f->nseries > 0 && (ids = calloc(f->nseries, sizeof *ids)) == NULL)
+        return pws_failf(t->s, PW_ENOMEM, "%s: out of memory",
+                         duplicate != NULL ? "frame" : "samples");
+    if (duplicate != NULL) {
+        err = pw_store_write_frame_ids(t, f, recv_ms, ids, false, NULL, duplicate);
+    } else if ((err = write_check_samples(t->s, f, NULL, false, "samples")) == PW_OK) {
+        err = write_points(t, f, NULL, ids);
+    }
+    free(ids);
+    return err;
+}
+
+pw_err
+pw_store_write_frame(pw_store_txn *t, const pw_frame *f, int64_t recv_ms, bool *duplicate)
+{
+    *duplicate = false;
+    return write_frame_or_samples(t, f, recv_ms, duplicate);
+}
+
 pw_err
 pw_store_write_samples(pw_store_txn *t, const pw_frame *f)
 {
-    pw_err err;
-
     if (!t->write)
         return pws_failf(t->s, PW_EINVAL, "writing samples needs a write transaction");
-    if ((err = write_check_samples(t->s, f, NULL, "samples")) != PW_OK)
-        return err;
-    return write_points(t, f, NULL, "samples");
+    return write_frame_or_samples(t, f, 0, NULL);
+}
+
+/* ---- pending points: a group commit's, stored in series order ------------ */
+
+pw_store_pending *
+pw_store_pending_new(void)
+{
+    return calloc(1, sizeof(pw_store_pending));
+}
+
+void
+pw_store_pending_free(pw_store_pending *pp)
+{
+    if (pp == NULL)
+        return;
+    free(pp->items);
+    free(pp->tmp);
+    free(pp);
+}
+
+void
+pw_store_pending_reset(pw_store_pending *pp)
+{
+    pp->n = 0;
+}
+
+#define PEND_RADIX_BITS 11
+
+/*
+ * Sorts pp's points by series id, stably (a series' points keep the
+ * frames' order), and returns the buffer that holds them sorted. A least
+ * significant digit radix sort, 11 bits a pass and only as many passes as
+ * the largest id needs (two up to 4 million series): linear, where the
+ * frames' ids interleave too much for anything cheaper to help.
+ */
+static pw_store_point *
+pend_sort(pw_store_pending *pp)
+{
+    pw_store_point *src = pp->items, *dst = pp->tmp, *swap;
+    uint64_t        max = 0;
+    size_t          count[1u << PEND_RADIX_BITS];
+
+    for (size_t i = 0; i < pp->n; i++)
+        if (pp->items[i].series_id > max)
+            max = pp->items[i].series_id;
+    for (unsigned shift = 0; shift < 64 && (max >> shift) != 0; shift += PEND_RADIX_BITS) {
+        const uint64_t mask = (1u << PEND_RADIX_BITS) - 1;
+        size_t         sum = 0;
+
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < pp->n; i++)
+            count[(src[i].series_id >> shift) & mask]++;
+        for (size_t d = 0; d <= mask; d++) {
+            size_t c = count[d];
+
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < pp->n; i++)
+            dst[count[(src[i].series_id >> shift) & mask]++] = src[i];
+        swap = src;
+        src = dst;
+        dst = swap;
+    }
+    return src;
+}
+
+pw_err
+pw_store_write_pending(pw_store_txn *t, pw_store_pending *pp)
+{
+    const pw_points_ops *ops = t->s->points;
+    size_t               n = pp->n;
+    pw_store_point      *pt;
+    int                  rc = 0;
+
+    if (!t->write)
+        return pws_failf(t->s, PW_EINVAL, "writing points needs a write transaction");
+    if (n == 0)
+        return PW_OK;
+    pt = pend_sort(pp);
+    pp->n = 0;
+    if (ops->append_sorted != NULL)
+        return pws_fail(t->s, ops->append_sorted(t->s->points_state, t->txn, pt, n), "store point");
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = ops->append(t->s->points_state, t->txn, pt[i].series_id, pt[i].ts_ms, pt[i].value);
+    return pws_fail(t->s, rc, "store point");
 }

@@ -5,6 +5,11 @@
  * txn to its thread). A full map is grown and the whole batch redone; a full
  * disk answers "retry later" to every frame of the batch: the agents keep
  * them spooled, so nothing accepted is lost.
+ *
+ * Per batch: each frame's series ids come from the per-agent memo
+ * (writer_memo.h) when its dictionary is the one remembered; its points
+ * are held back and stored for the whole batch at once, in series order
+ * (pw_store_write_pending); the memo learns only committed ids.
  */
 #include "writer.h"
 
@@ -17,8 +22,11 @@
 
 #include "clock.h"
 #include "log.h"
+#include "writer_memo.h"
 
 #define WRITER_RETRY_MS 5000u    /* hint to agents when we cannot store */
+/* Series ids remembered per agent (writer_memo.h): ~5 KiB an agent of 100 series. */
+#define WRITER_MEMO_BYTES (64u << 20)
 
 struct pw_writer {
     pw_store           *store;
@@ -32,6 +40,10 @@ struct pw_writer {
     uint64_t            full_streak;    /* consecutive disk-full batches, for the log */
     pw_write_req      **reqs;           /* max_batch slots: the batch being written */
     pw_ack_status      *status;         /* max_batch slots: each frame's answer */
+    pw_writer_memo     *memo;           /* each agent's series ids, writer thread only */
+    pw_store_pending   *pend;           /* the batch's points, stored in series order */
+    uint64_t           *ids;            /* the batch's series ids, frame after frame */
+    size_t              ids_cap;
 };
 
 static void
@@ -75,10 +87,18 @@ writer_txn(pw_writer *w, pw_write_req **reqs, size_t n, pw_ack_status *st)
     for (;;) {
         if ((rc = pw_store_write_begin(w->store, &t)) != PW_OK)
             return rc;
-        for (size_t i = 0; i < n && rc == PW_OK; i++) {
-            bool dup = false;
+        pw_store_pending_reset(w->pend);
+        /* Ids are taken from the memo on every try: an aborted try may have
+         * resolved some in w->ids that are not committed. */
+        for (size_t i = 0, off = 0; i < n && rc == PW_OK; off += reqs[i]->frame.nseries, i++) {
+            const pw_frame *f = &reqs[i]->frame;
+            const uint64_t *known = pw_writer_memo_get(w->memo, f);
+            bool            dup = false;
 
-            rc = pw_store_write_frame(t, &reqs[i]->frame, reqs[i]->recv_ms, &dup);
+            if (known != NULL)
+                memcpy(w->ids + off, known, f->nseries * sizeof *known);
+            rc = pw_store_write_frame_ids(t, f, reqs[i]->recv_ms, w->ids + off, known != NULL,
+                                          w->pend, &dup);
             st[i] = dup ? PW_ACK_DUPLICATE : PW_ACK_STORED;
             if (rc == PW_EPROTO || rc == PW_ETOOBIG) {
                 st[i] = PW_ACK_REJECTED;
@@ -86,6 +106,9 @@ writer_txn(pw_writer *w, pw_write_req **reqs, size_t n, pw_ack_status *st)
                 rc = PW_OK;
             }
         }
+        /* All frames' points at once, in series order: one pass over the open chunks. */
+        if (rc == PW_OK)
+            rc = pw_store_write_pending(t, w->pend);
         if (rc != PW_OK) {
             pw_store_write_abort(t);
             /* Map full: grow it (no txn is open now) and redo the batch. */
@@ -98,6 +121,12 @@ writer_txn(pw_writer *w, pw_write_req **reqs, size_t n, pw_ack_status *st)
         t0 = pw_mono_ms();
         rc = pw_store_write_commit(t);
         atomic_fetch_add(&w->stats->commit_us_total, (uint64_t) (pw_mono_ms() - t0) * 1000);
+        if (rc == PW_OK) {
+            /* Committed: these ids are for good. A failed put only forgets. */
+            for (size_t i = 0, off = 0; i < n; off += reqs[i]->frame.nseries, i++)
+                if (st[i] == PW_ACK_STORED)
+                    (void) pw_writer_memo_put(w->memo, &reqs[i]->frame, w->ids + off);
+        }
         /* LMDB may need pages at commit too. Growing helps a full map, not a
          * full disk: try once, then report. */
         if (rc == PW_EFULL && !grown_at_commit && pw_store_grow(w->store) == PW_OK) {
@@ -109,11 +138,33 @@ writer_txn(pw_writer *w, pw_write_req **reqs, size_t n, pw_ack_status *st)
     }
 }
 
+/* Room in w->ids for every series of reqs[0..n). */
+static pw_err
+writer_ids_room(pw_writer *w, pw_write_req **reqs, size_t n)
+{
+    size_t    need = 0;
+    uint64_t *ids;
+
+    for (size_t i = 0; i < n; i++)
+        need += reqs[i]->frame.nseries;
+    if (need <= w->ids_cap)
+        return PW_OK;
+    need += need / 2;
+    if ((ids = realloc(w->ids, need * sizeof *ids)) == NULL)
+        return PW_ENOMEM;
+    w->ids = ids;
+    w->ids_cap = need;
+    return PW_OK;
+}
+
 /* st: scratch of at least n entries. */
 static void
 writer_batch(pw_writer *w, pw_write_req **reqs, size_t n, pw_ack_status *st)
 {
-    pw_err rc = writer_txn(w, reqs, n, st);
+    pw_err rc = writer_ids_room(w, reqs, n);
+
+    if (rc == PW_OK)
+        rc = writer_txn(w, reqs, n, st);
 
     if (rc == PW_OK) {
         atomic_fetch_add(&w->stats->commits, 1);
@@ -194,7 +245,9 @@ pw_writer_start(pw_store *store, pw_collector_stats *stats, size_t max_batch, pw
     w->max_batch = max_batch > 0 ? max_batch : 1;
     w->reqs = calloc(w->max_batch, sizeof *w->reqs);
     w->status = calloc(w->max_batch, sizeof *w->status);
-    if (w->reqs == NULL || w->status == NULL)
+    w->memo = pw_writer_memo_new(WRITER_MEMO_BYTES);
+    w->pend = pw_store_pending_new();
+    if (w->reqs == NULL || w->status == NULL || w->memo == NULL || w->pend == NULL)
         goto fail;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
@@ -206,6 +259,8 @@ pw_writer_start(pw_store *store, pw_collector_stats *stats, size_t max_batch, pw
     *out = w;
     return PW_OK;
 fail:
+    pw_store_pending_free(w->pend);
+    pw_writer_memo_free(w->memo);
     free(w->reqs);
     free(w->status);
     free(w);
@@ -239,6 +294,9 @@ pw_writer_stop(pw_writer *w)
     pthread_join(w->thread, NULL);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
+    pw_store_pending_free(w->pend);
+    pw_writer_memo_free(w->memo);
+    free(w->ids);
     free(w->reqs);
     free(w->status);
     free(w);

@@ -4,7 +4,9 @@
  * Ingest contexts submit decoded frames; the writer takes everything queued,
  * stores it in one LMDB transaction, commits (fsync), and only then calls
  * each request's done() with its ack. One fsync covers many frames, and no
- * frame is acked before it is durable.
+ * frame is acked before it is durable. Between batches it keeps each
+ * agent's series ids (writer_memo.h, 64 MiB at most) and scratch sized by
+ * the largest batch seen, all freed by pw_writer_stop.
  */
 #ifndef PW_WRITER_H
 #define PW_WRITER_H

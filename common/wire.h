@@ -78,6 +78,16 @@ typedef struct pw_frame {
     pw_wire_series *series;
     size_t          nsamples;
     pw_wire_sample *samples;
+    /*
+     * The dictionary's strings, in one block of dict_len bytes in the arena:
+     * per series its label count (one byte), then metric NUL and name NUL
+     * value NUL per label, in wire order. The strings of series[] point into
+     * it. Two frames whose blocks are equal byte for byte name the same series
+     * in the same order, so a receiver may reuse what it worked out for one
+     * (the collector's writer keeps each agent's series ids this way).
+     */
+    const char     *dict;
+    size_t          dict_len;
     uint32_t        nonfinite;     /* samples skipped: value was NaN or +-Inf */
     uint32_t        unknown_keys;  /* top-level keys this version does not know */
     void           *arena_;        /* private */

@@ -1,16 +1,23 @@
 /*
  * wire_decode.c - strict v1 frame and ack decoder.
  *
- * Order of defence: size limit, allocation-free structure scan (wire_scan.c),
- * msgpack-c unpack into a zone, then a walk that checks every type, count,
- * name and range before copying strings into the same zone. The zone is the
- * frame's arena: pw_frame_release frees everything in one call.
+ * Order of defence: size limit, allocation-free structure scan (wire_scan.c)
+ * that proves every object lies inside the buffer and every container's
+ * count is honest, then a walk over the bytes that checks every type,
+ * count, name and range before copying anything. A frame is read straight
+ * from its msgpack bytes (no object tree): the top-level map once to find
+ * the known keys, then the dictionary and the samples twice each, once to
+ * check and count, once to copy into the frame's arena - two allocations
+ * (dictionary, samples), freed by pw_frame_release. Types follow msgpack-c's
+ * reading of the format: a signed encoding of a value >= 0 is an unsigned
+ * integer, float32 is widened. Acks are small and rare: msgpack-c reads them.
  */
 #include "wire.h"
 
 #include <math.h>
 #include <msgpack.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +26,8 @@
 
 typedef struct dec dec;
 struct dec {
-    msgpack_zone *zone;
-    char         *err;
-    size_t        errlen;
+    char  *err;
+    size_t errlen;
 };
 
 static pw_err
@@ -40,26 +46,180 @@ dec_fail(dec *d, pw_err rc, const char *fmt, ...)
     return rc;
 }
 
-static int
-dec_key_is(const msgpack_object *k, const char *name)
+/* ---- reading msgpack bytes ---------------------------------------------- */
+
+typedef enum rd_kind {
+    RD_NIL, RD_BOOL, RD_POS, RD_NEG, RD_F32, RD_F64, RD_STR, RD_BIN, RD_EXT, RD_ARRAY, RD_MAP,
+} rd_kind;
+
+/* One object's header: scalars whole, str/bin/ext with their bytes, containers' counts. */
+typedef struct rd_obj rd_obj;
+struct rd_obj {
+    rd_kind        kind;
+    uint64_t       u;       /* RD_POS */
+    int64_t        i;       /* RD_NEG */
+    double         f;       /* RD_F32, RD_F64 */
+    const uint8_t *ptr;     /* RD_STR, RD_BIN, RD_EXT */
+    size_t         n;       /* bytes (RD_STR, RD_BIN, RD_EXT), elements (RD_ARRAY), pairs (RD_MAP) */
+};
+
+typedef struct rd rd;
+struct rd {
+    const uint8_t *b;
+    size_t         len, off;
+};
+
+static uint64_t
+rd_be(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+
+    for (unsigned k = 0; k < n; k++)
+        v = (v << 8) | p[k];
+    return v;
+}
+
+/*
+ * Reads the next object's header into *o and moves past it (and past the
+ * bytes of a scalar, str, bin or ext; a container's elements follow).
+ * false if it would run past the end, which pw_wire_scan already ruled out.
+ */
+static bool
+rd_next(rd *r, rd_obj *o)
+{
+    const uint8_t *p;
+    size_t         left = r->len - r->off;
+    unsigned       t, w = 0;            /* w: bytes of a length or value after the type byte */
+
+    if (left == 0)
+        return false;
+    p = r->b + r->off;
+    t = p[0];
+    if (t <= 0x7f) {
+        o->kind = RD_POS, o->u = t;
+    } else if (t >= 0xe0) {
+        o->kind = RD_NEG, o->i = (int8_t) t;
+    } else if (t <= 0x8f) {
+        o->kind = RD_MAP, o->n = t & 0x0f;
+    } else if (t <= 0x9f) {
+        o->kind = RD_ARRAY, o->n = t & 0x0f;
+    } else if (t <= 0xbf) {
+        o->kind = RD_STR, o->n = t & 0x1f;
+    } else {
+        switch (t) {
+        case 0xc0: o->kind = RD_NIL; break;
+        case 0xc2: case 0xc3: o->kind = RD_BOOL; break;
+        case 0xc4: case 0xc5: case 0xc6: o->kind = RD_BIN, w = 1u << (t - 0xc4); break;
+        case 0xc7: case 0xc8: case 0xc9: o->kind = RD_EXT, w = 1u << (t - 0xc7); break;
+        case 0xca: o->kind = RD_F32, w = 4; break;
+        case 0xcb: o->kind = RD_F64, w = 8; break;
+        case 0xcc: case 0xcd: case 0xce: case 0xcf: o->kind = RD_POS, w = 1u << (t - 0xcc); break;
+        case 0xd0: case 0xd1: case 0xd2: case 0xd3: o->kind = RD_NEG, w = 1u << (t - 0xd0); break;
+        case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+            o->kind = RD_EXT, o->n = 1 + (1u << (t - 0xd4));   /* type byte + data */
+            break;
+        case 0xd9: case 0xda: case 0xdb: o->kind = RD_STR, w = 1u << (t - 0xd9); break;
+        case 0xdc: case 0xdd: o->kind = RD_ARRAY, w = 2u << (t - 0xdc); break;
+        case 0xde: case 0xdf: o->kind = RD_MAP, w = 2u << (t - 0xde); break;
+        default: return false;                                  /* 0xc1: never used */
+        }
+    }
+    if (left - 1 < w)
+        return false;
+    r->off++;
+    switch (o->kind) {
+    case RD_POS:
+        if (w > 0)
+            o->u = rd_be(p + 1, w);
+        r->off += w;
+        return true;
+    case RD_NEG:
+        if (w > 0) {
+            uint64_t v = rd_be(p + 1, w);
+
+            /* Sign-extend; msgpack-c calls a signed encoding of a value >= 0 positive. */
+            if (w < 8 && (v >> (8 * w - 1)) != 0)
+                v |= ~UINT64_C(0) << (8 * w);
+            o->i = (int64_t) v;
+            if (o->i >= 0)
+                o->kind = RD_POS, o->u = v;
+        }
+        r->off += w;
+        return true;
+    case RD_F32: {
+        uint32_t bits = (uint32_t) rd_be(p + 1, 4);
+        float    fl;
+
+        memcpy(&fl, &bits, sizeof fl);
+        o->f = fl;
+        r->off += 4;
+        return true;
+    }
+    case RD_F64: {
+        uint64_t bits = rd_be(p + 1, 8);
+
+        memcpy(&o->f, &bits, sizeof o->f);
+        r->off += 8;
+        return true;
+    }
+    case RD_NIL:
+    case RD_BOOL:
+        return true;
+    case RD_ARRAY:
+    case RD_MAP:
+        if (w > 0)
+            o->n = (size_t) rd_be(p + 1, w);
+        r->off += w;
+        return true;
+    default:                                                    /* str, bin, ext */
+        if (w > 0)
+            o->n = (size_t) rd_be(p + 1, w) + (o->kind == RD_EXT);
+        r->off += w;
+        if (o->n > r->len - r->off)
+            return false;
+        o->ptr = r->b + r->off;
+        r->off += o->n;
+        return true;
+    }
+}
+
+/* Skips the elements of container o, just read (nothing for a scalar). */
+static bool
+rd_skip_in(rd *r, const rd_obj *o)
+{
+    uint64_t owed = o->kind == RD_ARRAY ? o->n : o->kind == RD_MAP ? 2 * (uint64_t) o->n : 0;
+    rd_obj   e;
+
+    while (owed > 0) {
+        if (!rd_next(r, &e))
+            return false;
+        owed--;
+        if (e.kind == RD_ARRAY)
+            owed += e.n;
+        else if (e.kind == RD_MAP)
+            owed += 2 * (uint64_t) e.n;
+    }
+    return true;
+}
+
+/* Reads the object at off (a value found by the top-level walk). */
+static rd
+rd_at(const rd *r, size_t off, rd_obj *o, bool *ok)
+{
+    rd at = { .b = r->b, .len = r->len, .off = off };
+
+    *ok = rd_next(&at, o);
+    return at;
+}
+
+/* ---- frame fields --------------------------------------------------------- */
+
+static bool
+dec_str_is(const rd_obj *k, const char *name)
 {
     size_t n = strlen(name);
 
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n
-        && memcmp(k->via.str.ptr, name, n) == 0;
-}
-
-/* Copies a msgpack string into the arena, NUL-terminated. */
-static char *
-dec_strdup(dec *d, const msgpack_object *o)
-{
-    char *s = msgpack_zone_malloc(d->zone, o->via.str.size + 1);
-
-    if (s != NULL) {
-        memcpy(s, o->via.str.ptr, o->via.str.size);
-        s[o->via.str.size] = '\0';
-    }
-    return s;
+    return k->kind == RD_STR && k->n == n && memcmp(k->ptr, name, n) == 0;
 }
 
 static int
@@ -72,23 +232,23 @@ dec_printable(const char *s, size_t n)
 }
 
 static pw_err
-dec_uint(dec *d, const msgpack_object *o, const char *what, uint64_t *out)
+dec_uint(dec *d, const rd_obj *o, const char *what, uint64_t *out)
 {
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+    if (o->kind != RD_POS)
         return dec_fail(d, PW_EPROTO, "%s: expected an unsigned integer", what);
-    *out = o->via.u64;
+    *out = o->u;
     return PW_OK;
 }
 
 static pw_err
-dec_ts(dec *d, const msgpack_object *o, const char *what, size_t idx, int64_t *out)
+dec_ts(dec *d, const rd_obj *o, const char *what, size_t idx, int64_t *out)
 {
     int64_t v;
 
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
-        v = (int64_t) o->via.u64;
-    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        v = o->via.i64;
+    if (o->kind == RD_POS && o->u <= INT64_MAX)
+        v = (int64_t) o->u;
+    else if (o->kind == RD_NEG)
+        v = o->i;
     else
         return dec_fail(d, PW_EPROTO, "%s[%zu]: timestamp is not an integer", what, idx);
     if (v < PW_WIRE_MIN_TS || v >= PW_WIRE_MAX_TS)
@@ -100,118 +260,202 @@ dec_ts(dec *d, const msgpack_object *o, const char *what, size_t idx, int64_t *o
 
 /* Header string into a fixed buffer, with length and charset checks. */
 static pw_err
-dec_hdr_str(dec *d, const msgpack_object *o, const char *what, char *dst, size_t max, int ascii)
+dec_hdr_str(dec *d, const rd_obj *o, const char *what, char *dst, size_t max, int ascii)
 {
-    if (o->type != MSGPACK_OBJECT_STR)
+    if (o->kind != RD_STR)
         return dec_fail(d, PW_EPROTO, "%s: expected a string", what);
-    if (o->via.str.size > max)
-        return dec_fail(d, PW_ETOOBIG, "%s: %u bytes, limit %zu", what, o->via.str.size, max);
-    if (ascii ? !dec_printable(o->via.str.ptr, o->via.str.size)
-              : (o->via.str.size > 0 && !pw_label_value_valid(o->via.str.ptr, o->via.str.size)))
+    if (o->n > max)
+        return dec_fail(d, PW_ETOOBIG, "%s: %zu bytes, limit %zu", what, o->n, max);
+    if (ascii ? !dec_printable((const char *) o->ptr, o->n)
+              : (o->n > 0 && !pw_label_value_valid((const char *) o->ptr, o->n)))
         return dec_fail(d, PW_EPROTO, "%s: bad characters", what);
-    memcpy(dst, o->via.str.ptr, o->via.str.size);
-    dst[o->via.str.size] = '\0';
+    memcpy(dst, o->ptr, o->n);
+    dst[o->n] = '\0';
     return PW_OK;
 }
 
-static pw_err
-dec_series(dec *d, const msgpack_object *o, pw_frame *f)
-{
-    if (o->type != MSGPACK_OBJECT_ARRAY)
-        return dec_fail(d, PW_EPROTO, "series: expected an array");
-    if (o->via.array.size > PW_WIRE_MAX_SERIES)
-        return dec_fail(d, PW_ETOOBIG, "series: %u entries, limit %u", o->via.array.size,
-                        PW_WIRE_MAX_SERIES);
-    f->nseries = o->via.array.size;
-    f->series = msgpack_zone_malloc(d->zone, (f->nseries ? f->nseries : 1) * sizeof *f->series);
-    if (f->series == NULL)
-        return dec_fail(d, PW_ENOMEM, "series: out of memory");
-    for (size_t i = 0; i < f->nseries; i++) {
-        const msgpack_object *e = &o->via.array.ptr[i];
-        pw_wire_series       *s = &f->series[i];
-        size_t                nl;
+/*
+ * The frame's memory: this header, then the dictionary's series, labels
+ * and strings in the same block; the samples in a second one.
+ */
+typedef struct dec_arena dec_arena;
+struct dec_arena {
+    pw_wire_sample *samples;
+};
 
-        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size % 2 != 1)
+/*
+ * True if the names are strictly ascending: sorted and unique, as agents
+ * send them (pw_batch sorts), so the sort can be skipped.
+ */
+static int
+dec_labels_sorted(const pw_label *l, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(l[i - 1].name, l[i].name) >= 0)
+            return 0;
+    return 1;
+}
+
+/* Copies string o to *p in the dictionary block, NUL-terminated; returns it. */
+static char *
+dec_dict_str(char **p, const rd_obj *o)
+{
+    char *s = *p;
+
+    memcpy(s, o->ptr, o->n);
+    s[o->n] = '\0';
+    *p += o->n + 1;
+    return s;
+}
+
+/*
+ * The dictionary at off: every entry's shape and names checked first, then
+ * the arena allocated (*arena, owned by the caller) and all strings copied
+ * into one block (f->dict, layout in wire.h), so that a receiver can
+ * compare dictionaries with one memcmp.
+ */
+static pw_err
+dec_series(dec *d, const rd *r, size_t off, pw_frame *f, dec_arena **arena)
+{
+    rd_obj  o, e, s[1 + 2 * PW_MAX_LABELS];
+    rd      at, again;
+    size_t  total = 0, nlabels = 0, size;
+    char   *p;
+    bool    ok;
+
+    at = rd_at(r, off, &o, &ok);
+    if (!ok)
+        return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
+    if (o.kind != RD_ARRAY)
+        return dec_fail(d, PW_EPROTO, "series: expected an array");
+    if (o.n > PW_WIRE_MAX_SERIES)
+        return dec_fail(d, PW_ETOOBIG, "series: %zu entries, limit %u", o.n, PW_WIRE_MAX_SERIES);
+    f->nseries = o.n;
+    again = at;
+    for (size_t i = 0; i < f->nseries; i++) {
+        size_t nl;
+
+        if (!rd_next(&at, &e))
+            return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
+        if (e.kind != RD_ARRAY || e.n % 2 != 1)
             return dec_fail(d, PW_EPROTO,
                             "series[%zu]: expected [metric, name, value, ...] (odd-length array)", i);
-        nl = e->via.array.size / 2;
+        nl = e.n / 2;
         if (nl > PW_MAX_LABELS)
             return dec_fail(d, PW_ETOOBIG, "series[%zu]: %zu labels, limit %d", i, nl, PW_MAX_LABELS);
-        for (size_t k = 0; k < e->via.array.size; k++)
-            if (e->via.array.ptr[k].type != MSGPACK_OBJECT_STR)
+        for (size_t k = 0; k < e.n; k++) {
+            if (!rd_next(&at, &s[k]))
+                return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
+            if (s[k].kind != RD_STR)
                 return dec_fail(d, PW_EPROTO, "series[%zu][%zu]: expected a string", i, k);
-        {
-            const msgpack_object_str *m = &e->via.array.ptr[0].via.str;
-            if (!pw_metric_name_valid(m->ptr, m->size))
-                return dec_fail(d, PW_EPROTO, "series[%zu]: invalid metric name", i);
+            total += s[k].n + 1;
         }
-        s->nlabels = nl;
-        s->labels = msgpack_zone_malloc(d->zone, (nl ? nl : 1) * sizeof *s->labels);
-        if (s->labels == NULL || (s->metric = dec_strdup(d, &e->via.array.ptr[0])) == NULL)
-            return dec_fail(d, PW_ENOMEM, "series[%zu]: out of memory", i);
+        if (!pw_metric_name_valid((const char *) s[0].ptr, s[0].n))
+            return dec_fail(d, PW_EPROTO, "series[%zu]: invalid metric name", i);
         for (size_t k = 0; k < nl; k++) {
-            const msgpack_object *n = &e->via.array.ptr[1 + 2 * k], *v = n + 1;
+            const rd_obj *n = &s[1 + 2 * k], *v = &s[2 + 2 * k];
 
-            if (!pw_label_name_valid(n->via.str.ptr, n->via.str.size))
+            if (!pw_label_name_valid((const char *) n->ptr, n->n))
                 return dec_fail(d, PW_EPROTO, "series[%zu]: label %zu: invalid name", i, k);
-            if (!pw_label_value_valid(v->via.str.ptr, v->via.str.size))
+            if (!pw_label_value_valid((const char *) v->ptr, v->n))
                 return dec_fail(d, PW_EPROTO,
                                 "series[%zu]: label %zu: value empty, over %d bytes or not UTF-8",
                                 i, k, PW_MAX_LABEL_VALUE_LEN);
-            s->labels[k].name = dec_strdup(d, n);
-            s->labels[k].value = dec_strdup(d, v);
-            if (s->labels[k].name == NULL || s->labels[k].value == NULL)
-                return dec_fail(d, PW_ENOMEM, "series[%zu]: out of memory", i);
         }
-        if (pw_labels_sort(s->labels, nl) != PW_OK)
-            return dec_fail(d, PW_EPROTO, "series[%zu]: duplicate label name", i);
+        total++;                                  /* the label count */
+        nlabels += nl;
+    }
+    size = sizeof **arena + f->nseries * sizeof *f->series + nlabels * sizeof(pw_label) + total;
+    if ((*arena = malloc(size)) == NULL)
+        return dec_fail(d, PW_ENOMEM, "series: out of memory");
+    (*arena)->samples = NULL;
+    f->series = (pw_wire_series *) (*arena + 1);
+    {
+        pw_label *lab = (pw_label *) (f->series + f->nseries);
+
+        p = (char *) (lab + nlabels);
+        f->dict = p;
+        f->dict_len = total;
+        for (size_t i = 0; i < f->nseries; i++) {
+            pw_wire_series *sr = &f->series[i];
+
+            (void) rd_next(&again, &e);           /* read once above: cannot fail */
+            sr->nlabels = e.n / 2;
+            sr->labels = lab;
+            lab += sr->nlabels;
+            *p++ = (char) sr->nlabels;
+            (void) rd_next(&again, &s[0]);
+            sr->metric = dec_dict_str(&p, &s[0]);
+            for (size_t k = 0; k < sr->nlabels; k++) {
+                (void) rd_next(&again, &s[1]);
+                (void) rd_next(&again, &s[2]);
+                sr->labels[k].name = dec_dict_str(&p, &s[1]);
+                sr->labels[k].value = dec_dict_str(&p, &s[2]);
+            }
+            if (!dec_labels_sorted(sr->labels, sr->nlabels)
+                && pw_labels_sort(sr->labels, sr->nlabels) != PW_OK)
+                return dec_fail(d, PW_EPROTO, "series[%zu]: duplicate label name", i);
+        }
     }
     return PW_OK;
 }
 
 static pw_err
-dec_samples(dec *d, const msgpack_object *o, pw_frame *f)
+dec_samples(dec *d, const rd *r, size_t off, pw_frame *f, dec_arena *arena)
 {
+    rd_obj o, e, sid, v;
+    rd     at, again;
     size_t total = 0, n = 0;
+    bool   ok;
     pw_err rc;
 
-    if (o->type != MSGPACK_OBJECT_ARRAY)
+    at = rd_at(r, off, &o, &ok);
+    if (!ok)
+        return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
+    if (o.kind != RD_ARRAY)
         return dec_fail(d, PW_EPROTO, "samples: expected an array");
-    if (o->via.array.size > PW_WIRE_MAX_GROUPS)
-        return dec_fail(d, PW_ETOOBIG, "samples: %u groups, limit %u", o->via.array.size,
-                        PW_WIRE_MAX_GROUPS);
-    for (size_t g = 0; g < o->via.array.size; g++) {
-        const msgpack_object *e = &o->via.array.ptr[g];
-
-        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size % 2 != 1)
+    if (o.n > PW_WIRE_MAX_GROUPS)
+        return dec_fail(d, PW_ETOOBIG, "samples: %zu groups, limit %u", o.n, PW_WIRE_MAX_GROUPS);
+    again = at;
+    for (size_t g = 0; g < o.n; g++) {
+        if (!rd_next(&at, &e))
+            return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
+        if (e.kind != RD_ARRAY || e.n % 2 != 1)
             return dec_fail(d, PW_EPROTO,
                             "samples[%zu]: expected [ts, sid, value, ...] (odd-length array)", g);
-        total += e->via.array.size / 2;
+        total += e.n / 2;
         if (total > PW_WIRE_MAX_SAMPLES)
             return dec_fail(d, PW_ETOOBIG, "samples: more than %u", PW_WIRE_MAX_SAMPLES);
+        if (!rd_skip_in(&at, &e))
+            return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
     }
-    f->samples = msgpack_zone_malloc(d->zone, (total ? total : 1) * sizeof *f->samples);
-    if (f->samples == NULL)
+    if ((arena->samples = malloc((total ? total : 1) * sizeof *f->samples)) == NULL)
         return dec_fail(d, PW_ENOMEM, "samples: out of memory");
-    for (size_t g = 0; g < o->via.array.size; g++) {
-        const msgpack_object *e = &o->via.array.ptr[g];
-        int64_t               ts;
+    f->samples = arena->samples;
+    for (size_t g = 0; g < o.n; g++) {
+        int64_t ts;
 
-        if ((rc = dec_ts(d, &e->via.array.ptr[0], "samples", g, &ts)) != PW_OK)
+        (void) rd_next(&again, &e);               /* checked above */
+        if (!rd_next(&again, &v))
+            return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
+        if ((rc = dec_ts(d, &v, "samples", g, &ts)) != PW_OK)
             return rc;
-        for (size_t k = 1; k < e->via.array.size; k += 2) {
-            const msgpack_object *sid = &e->via.array.ptr[k], *v = sid + 1;
-            double                val;
+        for (size_t k = 1; k < e.n; k += 2) {
+            double val;
 
-            if (sid->type != MSGPACK_OBJECT_POSITIVE_INTEGER || sid->via.u64 >= f->nseries)
+            if (!rd_next(&again, &sid))
+                return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
+            if (sid.kind != RD_POS || sid.u >= f->nseries)
                 return dec_fail(d, PW_EPROTO,
                                 "samples[%zu][%zu]: series index is not an integer below %zu",
                                 g, k, f->nseries);
-            switch (v->type) {
-            case MSGPACK_OBJECT_POSITIVE_INTEGER: val = (double) v->via.u64; break;
-            case MSGPACK_OBJECT_NEGATIVE_INTEGER: val = (double) v->via.i64; break;
-            case MSGPACK_OBJECT_FLOAT32:
-            case MSGPACK_OBJECT_FLOAT64: val = v->via.f64; break;
+            if (!rd_next(&again, &v))
+                return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
+            switch (v.kind) {
+            case RD_POS: val = (double) v.u; break;
+            case RD_NEG: val = (double) v.i; break;
+            case RD_F32:
+            case RD_F64: val = v.f; break;
             default:
                 return dec_fail(d, PW_EPROTO, "samples[%zu][%zu]: value is not a number", g, k + 1);
             }
@@ -221,7 +465,7 @@ dec_samples(dec *d, const msgpack_object *o, pw_frame *f)
                 continue;
             }
             f->samples[n++] = (pw_wire_sample) {
-                .series = (uint32_t) sid->via.u64, .ts_ms = ts, .value = val,
+                .series = (uint32_t) sid.u, .ts_ms = ts, .value = val,
             };
         }
     }
@@ -234,37 +478,156 @@ static const char *const dec_keys[K_COUNT] = {
     "v", "agent", "boot", "seq", "ts", "host", "ver", "series", "samples",
 };
 
-/* Validates the top-level map and returns its known keys' values in vals[]. */
+/*
+ * Validates the top-level map and returns where its known keys' values
+ * start in off[] (0 = absent: offset 0 is the map itself).
+ */
 static pw_err
-dec_top(dec *d, const msgpack_object *root, const msgpack_object *vals[K_COUNT], uint32_t *unknown)
+dec_top(dec *d, rd *r, size_t off[K_COUNT], uint32_t *unknown)
 {
-    const msgpack_object_map *m;
+    rd_obj m, k, v;
 
-    if (root->type != MSGPACK_OBJECT_MAP)
+    if (!rd_next(r, &m))
+        return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
+    if (m.kind != RD_MAP)
         return dec_fail(d, PW_EPROTO, "frame is not a msgpack map");
-    m = &root->via.map;
-    if (m->size > PW_WIRE_MAX_KEYS)
-        return dec_fail(d, PW_ETOOBIG, "frame has %u keys, limit %d", m->size, PW_WIRE_MAX_KEYS);
-    for (size_t i = 0; i < m->size; i++) {
-        const msgpack_object *k = &m->ptr[i].key;
-        int                   known = -1;
+    if (m.n > PW_WIRE_MAX_KEYS)
+        return dec_fail(d, PW_ETOOBIG, "frame has %zu keys, limit %d", m.n, PW_WIRE_MAX_KEYS);
+    for (size_t i = 0; i < m.n; i++) {
+        int    known = -1;
+        size_t at;
 
-        if (k->type != MSGPACK_OBJECT_STR)
+        if (!rd_next(r, &k))
+            return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
+        if (k.kind != RD_STR)
             return dec_fail(d, PW_EPROTO, "frame key %zu is not a string", i);
         for (int j = 0; j < K_COUNT; j++)
-            if (dec_key_is(k, dec_keys[j]))
+            if (dec_str_is(&k, dec_keys[j]))
                 known = j;
+        at = r->off;
+        if (!rd_next(r, &v) || !rd_skip_in(r, &v))
+            return dec_fail(d, PW_EPROTO, "msgpack unpack failed");
         if (known < 0) {
             (*unknown)++;
             continue;
         }
-        if (vals[known] != NULL)
+        if (off[known] != 0)
             return dec_fail(d, PW_EPROTO, "key \"%s\" appears twice", dec_keys[known]);
-        vals[known] = &m->ptr[i].val;
+        off[known] = at;
     }
     return PW_OK;
 }
 
+pw_err
+pw_wire_decode(const void *buf, size_t len, pw_frame *out, char *errbuf, size_t errlen)
+{
+    dec        d = { .err = errbuf, .errlen = errlen };
+    rd         r = { .b = buf, .len = len };
+    size_t     off[K_COUNT] = { 0 };
+    rd_obj     o;
+    dec_arena *arena = NULL;
+    uint64_t   ver = 0, seq = 0;
+    bool       ok;
+    pw_err     rc;
+
+    memset(out, 0, sizeof *out);
+    if (errbuf != NULL && errlen > 0)
+        errbuf[0] = '\0';
+    if (len > PW_WIRE_MAX_FRAME)
+        return dec_fail(&d, PW_ETOOBIG, "frame of %zu bytes, limit %u", len, PW_WIRE_MAX_FRAME);
+    if ((rc = pw_wire_scan(buf, len, PW_WIRE_MAX_DEPTH, PW_WIRE_MAX_OBJECTS, errbuf, errlen))
+        != PW_OK)
+        return rc;
+    if ((rc = dec_top(&d, &r, off, &out->unknown_keys)) != PW_OK)
+        goto fail;
+    /* Version first: a newer frame may not have the v1 fields at all. */
+    if (off[K_V] == 0) {
+        rc = dec_fail(&d, PW_EPROTO, "missing key \"v\"");
+        goto fail;
+    }
+    (void) rd_at(&r, off[K_V], &o, &ok);
+    if ((rc = dec_uint(&d, &o, "v", &ver)) != PW_OK)
+        goto fail;
+    if (ver != PW_WIRE_VERSION) {
+        rc = dec_fail(&d, PW_EVERSION, "frame version %llu, this collector speaks %d",
+                      (unsigned long long) ver, PW_WIRE_VERSION);
+        goto fail;
+    }
+    out->hdr.version = (uint32_t) ver;
+    for (int k = 0; k < K_COUNT; k++)
+        if (off[k] == 0 && k != K_VER) {
+            rc = dec_fail(&d, PW_EPROTO, "missing key \"%s\"", dec_keys[k]);
+            goto fail;
+        }
+    (void) rd_at(&r, off[K_SEQ], &o, &ok);
+    if ((rc = dec_uint(&d, &o, "seq", &seq)) != PW_OK)
+        goto fail;
+    if (seq == 0) {
+        rc = dec_fail(&d, PW_EPROTO, "seq: must be 1 or more");
+        goto fail;
+    }
+    out->hdr.seq = seq;
+    (void) rd_at(&r, off[K_AGENT], &o, &ok);
+    if ((rc = dec_hdr_str(&d, &o, "agent", out->hdr.agent_id, PW_WIRE_MAX_AGENT_ID, 1)))
+        goto fail;
+    (void) rd_at(&r, off[K_HOST], &o, &ok);
+    if ((rc = dec_hdr_str(&d, &o, "host", out->hdr.host, PW_WIRE_MAX_HOST, 0)))
+        goto fail;
+    if (out->hdr.agent_id[0] == '\0' || out->hdr.host[0] == '\0') {
+        rc = dec_fail(&d, PW_EPROTO, "agent and host must not be empty");
+        goto fail;
+    }
+    if (off[K_VER] != 0) {
+        (void) rd_at(&r, off[K_VER], &o, &ok);
+        if ((rc = dec_hdr_str(&d, &o, "ver", out->hdr.agent_version, PW_WIRE_MAX_AGENT_VERSION, 1)))
+            goto fail;
+    }
+    (void) rd_at(&r, off[K_BOOT], &o, &ok);
+    if (o.kind != RD_BIN || o.n != PW_WIRE_BOOT_ID_LEN) {
+        rc = dec_fail(&d, PW_EPROTO, "boot: expected %d bytes of bin", PW_WIRE_BOOT_ID_LEN);
+        goto fail;
+    }
+    memcpy(out->hdr.boot_id, o.ptr, PW_WIRE_BOOT_ID_LEN);
+    (void) rd_at(&r, off[K_TS], &o, &ok);
+    if ((rc = dec_ts(&d, &o, "ts", 0, &out->hdr.ts_ms)) != PW_OK)
+        goto fail;
+    if ((rc = dec_series(&d, &r, off[K_SERIES], out, &arena)) != PW_OK)
+        goto fail;
+    if ((rc = dec_samples(&d, &r, off[K_SAMPLES], out, arena)) != PW_OK)
+        goto fail;
+    out->arena_ = arena;
+    return PW_OK;
+fail:
+    if (arena != NULL) {
+        free(arena->samples);
+        free(arena);
+    }
+    {
+        /* Keep what an ack or a log line can still use. */
+        uint32_t unknown = out->unknown_keys;
+        uint64_t fseq = out->hdr.seq;
+        memset(out, 0, sizeof *out);
+        out->unknown_keys = unknown;
+        out->hdr.seq = fseq;
+    }
+    return rc;
+}
+
+void
+pw_frame_release(pw_frame *f)
+{
+    dec_arena *a = f->arena_;
+
+    if (a != NULL) {
+        free(a->samples);
+        free(a);
+    }
+    memset(f, 0, sizeof *f);
+}
+
+/* ---- acks ------------------------------------------------------------------ */
+
+/* msgpack-c's tree of a small buffer (an ack), after the structure scan. */
 static msgpack_unpacked *
 dec_unpack(const void *buf, size_t len, dec *d, pw_err *rc)
 {
@@ -293,96 +656,13 @@ dec_unpack(const void *buf, size_t len, dec *d, pw_err *rc)
     return u;
 }
 
-pw_err
-pw_wire_decode(const void *buf, size_t len, pw_frame *out, char *errbuf, size_t errlen)
+static int
+dec_key_is(const msgpack_object *k, const char *name)
 {
-    dec                   d = { .err = errbuf, .errlen = errlen };
-    const msgpack_object *v[K_COUNT] = { 0 };
-    msgpack_unpacked     *u;
-    uint64_t              ver = 0, seq = 0;
-    pw_err                rc;
+    size_t n = strlen(name);
 
-    memset(out, 0, sizeof *out);
-    if (errbuf != NULL && errlen > 0)
-        errbuf[0] = '\0';
-    if ((u = dec_unpack(buf, len, &d, &rc)) == NULL)
-        return rc;
-    d.zone = u->zone;
-    if ((rc = dec_top(&d, &u->data, v, &out->unknown_keys)) != PW_OK)
-        goto fail;
-    /* Version first: a newer frame may not have the v1 fields at all. */
-    if (v[K_V] == NULL) {
-        rc = dec_fail(&d, PW_EPROTO, "missing key \"v\"");
-        goto fail;
-    }
-    if ((rc = dec_uint(&d, v[K_V], "v", &ver)) != PW_OK)
-        goto fail;
-    if (ver != PW_WIRE_VERSION) {
-        rc = dec_fail(&d, PW_EVERSION, "frame version %llu, this collector speaks %d",
-                      (unsigned long long) ver, PW_WIRE_VERSION);
-        goto fail;
-    }
-    out->hdr.version = (uint32_t) ver;
-    for (int k = 0; k < K_COUNT; k++)
-        if (v[k] == NULL && k != K_VER) {
-            rc = dec_fail(&d, PW_EPROTO, "missing key \"%s\"", dec_keys[k]);
-            goto fail;
-        }
-    if ((rc = dec_uint(&d, v[K_SEQ], "seq", &seq)) != PW_OK)
-        goto fail;
-    if (seq == 0) {
-        rc = dec_fail(&d, PW_EPROTO, "seq: must be 1 or more");
-        goto fail;
-    }
-    out->hdr.seq = seq;
-    if ((rc = dec_hdr_str(&d, v[K_AGENT], "agent", out->hdr.agent_id, PW_WIRE_MAX_AGENT_ID, 1)))
-        goto fail;
-    if ((rc = dec_hdr_str(&d, v[K_HOST], "host", out->hdr.host, PW_WIRE_MAX_HOST, 0)))
-        goto fail;
-    if (out->hdr.agent_id[0] == '\0' || out->hdr.host[0] == '\0') {
-        rc = dec_fail(&d, PW_EPROTO, "agent and host must not be empty");
-        goto fail;
-    }
-    if (v[K_VER] != NULL && (rc = dec_hdr_str(&d, v[K_VER], "ver", out->hdr.agent_version,
-                                               PW_WIRE_MAX_AGENT_VERSION, 1)))
-        goto fail;
-    if (v[K_BOOT]->type != MSGPACK_OBJECT_BIN || v[K_BOOT]->via.bin.size != PW_WIRE_BOOT_ID_LEN) {
-        rc = dec_fail(&d, PW_EPROTO, "boot: expected %d bytes of bin", PW_WIRE_BOOT_ID_LEN);
-        goto fail;
-    }
-    memcpy(out->hdr.boot_id, v[K_BOOT]->via.bin.ptr, PW_WIRE_BOOT_ID_LEN);
-    if ((rc = dec_ts(&d, v[K_TS], "ts", 0, &out->hdr.ts_ms)) != PW_OK)
-        goto fail;
-    if ((rc = dec_series(&d, v[K_SERIES], out)) != PW_OK)
-        goto fail;
-    if ((rc = dec_samples(&d, v[K_SAMPLES], out)) != PW_OK)
-        goto fail;
-    out->arena_ = u;
-    return PW_OK;
-fail:
-    msgpack_unpacked_destroy(u);
-    free(u);
-    {
-        /* Keep what an ack or a log line can still use. */
-        uint32_t unknown = out->unknown_keys;
-        uint64_t fseq = out->hdr.seq;
-        memset(out, 0, sizeof *out);
-        out->unknown_keys = unknown;
-        out->hdr.seq = fseq;
-    }
-    return rc;
-}
-
-void
-pw_frame_release(pw_frame *f)
-{
-    msgpack_unpacked *u = f->arena_;
-
-    if (u != NULL) {
-        msgpack_unpacked_destroy(u);
-        free(u);
-    }
-    memset(f, 0, sizeof *f);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n
+        && memcmp(k->via.str.ptr, name, n) == 0;
 }
 
 pw_err

@@ -143,7 +143,7 @@ enum spoil {
     OK_FRAME, NO_V, V2, V_STR, NO_AGENT, EMPTY_AGENT, AGENT_SPACE, BOOT_SHORT, SEQ_ZERO, SEQ_NEG,
     TS_OLD, HOST_BINARY, SERIES_NOT_ARRAY, SERIES_EVEN, METRIC_BAD, LABEL_NAME_BAD,
     LABEL_DUP, LABEL_EMPTY_VALUE, SID_OUT_OF_RANGE, VALUE_STR, GROUP_TS_BAD, DUP_KEY,
-    UNKNOWN_KEY, NAN_VALUE, TOO_MANY_LABELS, NOT_MAP,
+    UNKNOWN_KEY, NAN_VALUE, TOO_MANY_LABELS, NOT_MAP, LABELS_UNSORTED,
 };
 
 static void
@@ -214,10 +214,10 @@ mk_frame(mk *m, enum spoil sp)
             if (sp == SERIES_EVEN) {
                 mk_str(m, "a");
             } else {
-                mk_str(m, sp == LABEL_NAME_BAD ? "a-b" : "a");
-                mk_str(m, "x");
-                mk_str(m, sp == LABEL_DUP ? "a" : "b");
-                mk_str(m, sp == LABEL_EMPTY_VALUE ? "" : "y");
+                mk_str(m, sp == LABEL_NAME_BAD ? "a-b" : sp == LABELS_UNSORTED ? "b" : "a");
+                mk_str(m, sp == LABELS_UNSORTED ? "y" : "x");
+                mk_str(m, sp == LABEL_DUP ? "a" : sp == LABELS_UNSORTED ? "a" : "b");
+                mk_str(m, sp == LABEL_EMPTY_VALUE ? "" : sp == LABELS_UNSORTED ? "x" : "y");
             }
         }
     }
@@ -288,6 +288,40 @@ test_rejections(void **state)
                      cases[i].rc, cases[i].needle);
         assert_null(f.arena_);
     }
+}
+
+/*
+ * The dictionary block (pw_frame.dict): label count, then metric and label
+ * strings in wire order, NUL after each; the series' strings point into it.
+ * Labels sent out of order are sorted in series[] (the block keeps the
+ * wire order), so the two frames below name the same series with
+ * different blocks - a receiver comparing blocks only loses a shortcut.
+ */
+static void
+test_dict_block(void **state)
+{
+    static const char sorted[] = "\x02m\0a\0x\0b\0y";     /* + the final NUL */
+    static const char wire[] = "\x02m\0b\0y\0a\0x";
+    pw_frame          f, g;
+    char              err[256];
+
+    (void) state;
+    assert_int_equal(decode_spoiled(OK_FRAME, &f, err, sizeof err), PW_OK);
+    assert_int_equal(f.dict_len, sizeof sorted);
+    assert_memory_equal(f.dict, sorted, sizeof sorted);
+    assert_ptr_equal(f.series[0].metric, f.dict + 1);
+    assert_true(f.series[0].labels[1].value >= f.dict
+                && f.series[0].labels[1].value < f.dict + f.dict_len);
+    assert_int_equal(decode_spoiled(LABELS_UNSORTED, &g, err, sizeof err), PW_OK);
+    assert_int_equal(g.dict_len, sizeof wire);
+    assert_memory_equal(g.dict, wire, sizeof wire);
+    assert_int_equal(g.series[0].nlabels, 2);
+    assert_string_equal(g.series[0].labels[0].name, "a");
+    assert_string_equal(g.series[0].labels[0].value, "x");
+    assert_string_equal(g.series[0].labels[1].name, "b");
+    assert_string_equal(g.series[0].labels[1].value, "y");
+    pw_frame_release(&f);
+    pw_frame_release(&g);
 }
 
 static void
@@ -403,6 +437,7 @@ main(void)
         cmocka_unit_test(test_integers_pack_small),
         cmocka_unit_test(test_batch_rejects),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_dict_block),
         cmocka_unit_test(test_seq_kept_on_reject),
         cmocka_unit_test(test_unknown_key_and_nan),
         cmocka_unit_test(test_structural_attacks),
