@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <lmdb.h>
+
 #include "rollup.h"
 #include "store.h"
 #include "test_fixture.h"
@@ -716,6 +718,195 @@ test_packs(void **state)
     ctx_done(&c);
 }
 
+/* A plain sealed chunk or a pack (0x80, then uvarint length + chunk each): its chunks' sizes. */
+static size_t
+rec_chunks(const unsigned char *v, size_t len, size_t *first_len)
+{
+    size_t i = 1, n = 0;
+
+    if (len == 0 || v[0] != 0x80) {
+        *first_len = len;
+        return 1;
+    }
+    while (i < len) {
+        size_t   clen = 0;
+        unsigned shift = 0;
+        do {
+            assert_true(i < len);
+            clen |= (size_t) (v[i] & 0x7f) << shift;
+            shift += 7;
+        } while (v[i++] & 0x80);
+        assert_true(clen > 0 && clen <= len - i);
+        assert_true(v[i] != 0 && v[i] != 0x80);     /* a chunk's version byte */
+        if (n == 0)
+            *first_len = clen;
+        i += clen;
+        n++;
+    }
+    assert_int_equal(i, len);
+    return n;
+}
+
+/* Bytes a chunk of clen adds to a pack: its uvarint length and itself. */
+static size_t
+pack_cost(size_t clen)
+{
+    size_t n = 1;
+
+    for (size_t x = clen; x >= 0x80; x >>= 7)
+        n++;
+    return n + clen;
+}
+
+/*
+ * The sealed records of the store in dir (closed), checked against the
+ * packing rules: no record exceeds what PACK_PAGES overflow pages hold
+ * (psize * 8 - 16: LMDB puts only its page header there), and with full
+ * set, each record was closed only because the next one's first chunk
+ * did not fit. LMDB's overflow page count must be the sum over the records
+ * too large for a leaf of ceil((size + 16) / psize): the sizing assumption.
+ * Returns the records seen.
+ */
+#define PACK_PAGES 8
+static size_t
+check_pack_sizes(const char *dir, bool full)
+{
+    MDB_env    *env;
+    MDB_txn    *txn;
+    MDB_dbi     dbi;
+    MDB_cursor *cur;
+    MDB_stat    st;
+    MDB_val     k, v;
+    size_t      recs = 0, ovpages = 0, prev_len = 0, psize, nodemax, max;
+    uint64_t    prev_id = 0;
+    int         rc;
+
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 32);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0640), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "chunks", 0, &dbi), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    psize = st.ms_psize;
+    max = psize * PACK_PAGES - 16;
+    /* lmdb.c: me_nodemax, and a leaf node's 8-byte header */
+    nodemax = (((psize - 16) / 2) & ~(size_t) 1) - 2;
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t id = 0;
+        size_t   first_len = 0, packed;
+
+        assert_int_equal(k.mv_size, 16);
+        for (int i = 0; i < 8; i++)
+            id = id << 8 | ((unsigned char *) k.mv_data)[i];
+        rec_chunks(v.mv_data, v.mv_size, &first_len);
+        if (v.mv_size > max)
+            fail_msg("record %zu of series %llu: %zu bytes, more than %zu pages hold (%zu)", recs,
+                     (unsigned long long) id, v.mv_size, (size_t) PACK_PAGES, max);
+        /* as a pack: a plain record gains the magic and its length */
+        packed = ((unsigned char *) v.mv_data)[0] == 0x80 ? v.mv_size : 1 + pack_cost(v.mv_size);
+        if (full && recs > 0 && id == prev_id && prev_len + pack_cost(first_len) <= max)
+            fail_msg("record %zu of series %llu: its first chunk (%zu bytes) would fit in the record "
+                     "before (%zu bytes)", recs, (unsigned long long) id, first_len, prev_len);
+        if (8 + 16 + v.mv_size > nodemax)
+            ovpages += (v.mv_size + 16 + psize - 1) / psize;
+        prev_id = id;
+        prev_len = packed;
+        recs++;
+    }
+    assert_int_equal(rc, MDB_NOTFOUND);
+    assert_int_equal(st.ms_overflow_pages, ovpages);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return recs;
+}
+
+/*
+ * Packs fill their pages: records never exceed what 8 overflow pages hold
+ * and close only when the next chunk does not fit; late points re-encode
+ * the one chunk they land in (also before the first chunk, and so many
+ * that the chunk is split), reads stay whole and in order across packs,
+ * and raw retention trims the new packs chunk by chunk.
+ */
+static void
+test_pack_fill(void **state)
+{
+    ctx      c;
+    model    want = { 0 }, got;
+    size_t   n = 40 * 1440;                 /* 40 days at 1 min: 80 chunks of a busy gauge */
+    int64_t *ts = malloc(n * sizeof *ts);
+    double  *v = malloc(n * sizeof *v);
+    int64_t  now, cutoff, ret[PW_RES_COUNT_] = { 20 * DAY, 0, 0, 0 };
+    unsigned seed = 5;
+    size_t   recs;
+
+    (void) state;
+    ctx_init(&c);
+    for (size_t i = 0; i < n; i++) {
+        ts[i] = T0 + (int64_t) i * 60000;
+        /* full-precision values: chunks of 5-6 KB, several pages a pack */
+        v[i] = sin((double) i / 30.0) * 1000.0 + (double) rand_r(&seed) / RAND_MAX;
+        model_put(&want, ts[i], v[i]);
+    }
+    write_points(&c, ts, v, n);
+    pw_store_close(c.s);
+    recs = check_pack_sizes(c.dir, true);
+    assert_true(recs >= 3);                 /* several packs, each full */
+    ctx_open(&c);
+    /* late points: before the first chunk, inside packs, on existing times */
+    {
+        int64_t lts[5] = { T0 - 60000, ts[5000] + 1, ts[30000], ts[n / 2] + 30000, ts[100] };
+        double  lv[5] = { -1, -2, -3, -4, -5 };
+        for (int i = 0; i < 5; i++) {
+            write_points(&c, &lts[i], &lv[i], 1);
+            model_put(&want, lts[i], lv[i]);
+        }
+    }
+    /* 3400 late points into one chunk of 720: past 4096 it is split in chunks of 720 */
+    {
+        size_t   m = 3400;
+        int64_t *lts = malloc(m * sizeof *lts);
+        double  *lv = malloc(m * sizeof *lv);
+        for (size_t i = 0; i < m; i++) {
+            lts[i] = ts[20000 + i / 5] + 1 + (int64_t) (i % 5) * 1000;
+            lv[i] = (double) i;
+            model_put(&want, lts[i], lv[i]);
+        }
+        write_points(&c, lts, lv, m);
+        free(lts);
+        free(lv);
+    }
+    read_points(&c, INT64_MIN, INT64_MAX, &got);
+    assert_same(&want, &got, INT64_MIN, INT64_MAX);
+    model_free(&got);
+    for (size_t a = 0; a < n; a += 4099) {
+        size_t b = a + 6007 < n ? a + 6007 : n - 1;
+        read_points(&c, ts[a], ts[b], &got);
+        assert_same(&want, &got, ts[a], ts[b]);
+        model_free(&got);
+    }
+    pw_store_close(c.s);
+    assert_true(check_pack_sizes(c.dir, false) >= recs);
+    ctx_open(&c);
+    /* raw retention: whole chunks before the cut-off go, packs are trimmed */
+    now = ts[n - 1] + 60000;
+    cutoff = now - ret[PW_RES_RAW];
+    maintain_all(&c, now, ret);
+    read_points(&c, INT64_MIN, INT64_MAX, &got);
+    assert_true(got.n > 0 && got.ts[0] <= cutoff && got.ts[0] > cutoff - 720 * 60000LL);
+    assert_same(&want, &got, got.ts[0], INT64_MAX);
+    model_free(&got);
+    assert_buckets(&c, &want, PW_RES_1H, T0 - DAY, ts[n - 1]);
+    pw_store_close(c.s);
+    check_pack_sizes(c.dir, false);
+    ctx_open(&c);
+    model_free(&want);
+    free(ts);
+    free(v);
+    ctx_done(&c);
+}
+
 int
 main(void)
 {
@@ -727,6 +918,7 @@ main(void)
         cmocka_unit_test(test_quiet_series_is_sealed_and_rolled_up),
         cmocka_unit_test(test_bytes_per_sample),
         cmocka_unit_test(test_packs),
+        cmocka_unit_test(test_pack_fill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -295,6 +295,15 @@ def cmd_mdb(d, out):
             continue
         if dbs[name]["entries"]:
             dbs[name].update(mdb_payload(d, name))
+    # mdb_stat counts a DUPSORT database's main tree only, not the sub-trees of keys
+    # with many duplicates. In storage format 4 (a `symbols` database) nearly all of
+    # those are series_hash's (one key per metric name, its series as duplicates):
+    # the pages in use that no tree, the free list or the meta pages account for.
+    listed = sum(v["branch_pages"] + v["leaf_pages"] + v["overflow_pages"] for v in dbs.values())
+    if "symbols" in dbs and "series_hash" in dbs and info["pages_used"]:
+        sub = info["pages_used"] - (info["free_pages"] or 0) - info["freelist_db_pages"] - 2 - listed
+        dbs["series_hash"]["sub_pages"] = max(sub, 0)
+        dbs["series_hash"]["leaf_pages"] += max(sub, 0)
     info["dbs"] = dbs
     info["rollup_marks"] = rollup_marks(d) if dbs.get("rollup_mark", {}).get("entries") else {}
     st = os.stat(os.path.join(d, "data.mdb"))
@@ -726,8 +735,9 @@ def cmd_report(work, md_out, json_out):
         add("")
         add("| database | entries | pages (branch + leaf + overflow) | MiB in file | bytes per sample | payload MiB (keys + values) | page fill | what it holds |")
         add("|---|---:|---:|---:|---:|---:|---:|---|")
-        what = {"series": "series index: canonical key -> id", "series_id": "id -> canonical key",
-                "series_hash": "series index: hash of the canonical key -> id (storage format 3)",
+        what = {"series": "series index: canonical key -> id", "series_id": "id -> canonical key (format 4: 16 series a record, keys as symbol ids)",
+                "series_hash": "series index: hash of the canonical key -> id (format 3); format 4: metric symbol -> (key hash, id) duplicates, sub-tree pages counted in its leaf pages",
+                "symbols": "format 4: symbol id -> metric name or label pair", "symbol_hash": "format 4: hash of a symbol -> symbol id",
                 "chunk_head": "open chunks (one per series, still being appended)",
                 "chunks": "sealed chunks (720 points each, packed several to a record in format 3)", "rollups": "5m / 1h / 1d rollup blocks",
                 "rollup_mark": "rollup progress", "rollup_todo": "rollup work", "rollup_wait": "buckets waiting for newer data",
@@ -860,14 +870,16 @@ def targets(R, pw_imp_rate, vm_rate, nng_rate, nngt_rate, pw_bps, vm_bps, mdb, N
 
         enc = sum((d.get(n, {}).get("value_bytes") or 0) for n in ("chunks", "chunk_head"))
         hashed = "series_hash" in d
-        idx = pages("series") + pages("series_hash") + pages("series_id")
+        symbolic = "symbols" in d
+        idx_dbs = ("series", "series_hash", "series_id", "symbols", "symbol_hash")
+        idx = sum(pages(n) for n in idx_dbs)
         free = mdb["free_pages"] * PAGE
         chunk_pages = pages("chunks") + pages("chunk_head")
         roll = pages("rollups")
         out.append("")
         vmd = R["size"]["victoriametrics"].get("dirs", {})
         vm_data, vm_index = vmd.get("data"), vmd.get("indexdb")
-        idx_payload = payload("series") + payload("series_hash") + payload("series_id")
+        idx_payload = sum(payload(n) for n in idx_dbs)
         roll_payload = payload("rollups")
         enc_keys = payload("chunks") + payload("chunk_head")
         other = mdb["file_bytes"] - free - chunk_pages - idx - roll
@@ -878,9 +890,13 @@ def targets(R, pw_imp_rate, vm_rate, nng_rate, nngt_rate, pw_bps, vm_bps, mdb, N
         out.append(f"| chunks (open + sealed): the encoded points | {chunk_pages / N:.3f} | {enc_keys / N:.3f} "
                    f"(values {enc / N:.3f}, keys {(enc_keys - enc) / N:.3f}) | data parts "
                    f"{'%.3f' % (vm_data / N) if vm_data else 'n/a'} (values, timestamps and per-block headers, zstd) |")
-        out.append(f"| series index (`{'series_hash' if hashed else 'series'}` + `series_id`) | {idx / N:.3f} | {idx_payload / N:.3f} "
+        idx_names = "`series_hash` + `series_id` + `symbols` + `symbol_hash`" if symbolic else \
+            f"`{'series_hash' if hashed else 'series'}` + `series_id`"
+        idx_how = ("keys as symbol ids, 16 series a record, plus a 12-byte hash entry" if symbolic else
+                   "the canonical key once, plus a 12-byte hash" if hashed else "the canonical key is stored twice")
+        out.append(f"| series index ({idx_names}) | {idx / N:.3f} | {idx_payload / N:.3f} "
                    f"({idx / plan['series']:.0f} B per series in pages, {idx_payload / plan['series']:.0f} payload: "
-                   f"{'the canonical key once, plus a 12-byte hash' if hashed else 'the canonical key is stored twice'}) | indexdb {'%.3f' % (vm_index / N) if vm_index else 'n/a'} "
+                   f"{idx_how}) | indexdb {'%.3f' % (vm_index / N) if vm_index else 'n/a'} "
                    f"({vm_index / plan['series']:.0f} B per series) |" if vm_index else
                    f"| series index | {idx / N:.3f} | {idx_payload / N:.3f} | n/a |")
         out.append(f"| rollups (5m, 1h, 1d) | {roll / N:.3f} | {roll_payload / N:.3f} | none: VM keeps raw samples only |")
@@ -910,25 +926,31 @@ def targets(R, pw_imp_rate, vm_rate, nng_rate, nngt_rate, pw_bps, vm_bps, mdb, N
         for label, v in steps:
             out.append(f"| {label} | {v:.3f} |")
         out.append("")
-        out.append(f"The last line is about what the encoded data itself costs. What remains against VictoriaMetrics "
-                   f"({vm_bps:.3f} B/sample in all) is the codec: poolwatch's chunk values take {enc / N:.3f} B/sample "
-                   f"where VM's data parts take {'%.3f' % (vm_data / N) if vm_data else 'n/a'} for the same samples.")
+        if vm_data and enc > vm_data:
+            out.append(f"The last line is about what the encoded data itself costs. What remains against VictoriaMetrics "
+                       f"({vm_bps:.3f} B/sample in all) is the codec: poolwatch's chunk values take {enc / N:.3f} B/sample "
+                       f"where VM's data parts take {vm_data / N:.3f} for the same samples.")
+        elif vm_data:
+            out.append(f"The last line is about what the encoded data itself costs: poolwatch's chunk values take "
+                       f"{enc / N:.3f} B/sample where VM's data parts take {vm_data / N:.3f} for the same samples, so "
+                       f"what separates the two stores ({fmt(pw_bps, 3)} against {vm_bps:.3f} B/sample) is layout: "
+                       "page fill, per-series records and rollups, not the codec.")
         head = d.get("chunk_head", {})
         if head.get("entries"):
             hp, hpay = pages("chunk_head"), payload("chunk_head")
             out.append("")
-            out.append(f"The largest single part is the open chunks (`chunk_head`, {hp / N:.3f} B/sample, "
-                       f"{100 * hpay / hp:.0f} % page fill): {head['entries']:,} of {plan['series']:,} series have "
-                       "no sealed chunk yet, so all their points sit in a record that grows with every append and "
-                       "splits its page when it is full. Over days of data they are a small share (one open chunk "
-                       "per series against a month of sealed packs, which fill their pages); on this data set they "
-                       "are nearly half. What would close the rest, roughly in order of size: "
-                       "(1) open chunks packed several series to a record, or in fixed-size slots, so their pages "
-                       "stay full; (2) a better value code (zstd over a pack, or VictoriaMetrics-style decimal "
-                       "deltas then zstd: VM's 0.98 B/sample includes timestamps); (3) rollup blocks that fill "
-                       "their pages (5-minute blocks of a day are 1-3 KB); (4) a series index filled in key order "
-                       "(its pages are half full because hashes arrive in random order). Only (2) touches the "
-                       "format of the chunk codec; none needs more than the maintenance thread off the ingest path.")
+            out.append(f"Open chunks (`chunk_head`, {hp / N:.3f} B/sample, {100 * hpay / hp:.0f} % page fill): "
+                       f"{head['entries']:,} of {plan['series']:,} series hold points in an open chunk, a record "
+                       "that grows with every append and splits its page when it is full; records that all grow "
+                       "at the same pace split together, so their pages cycle between half and full. Over days of "
+                       "data they are a small share (one open chunk per series against a month of sealed packs, "
+                       "which fill their pages); on a data set of minutes per series they are the largest part. "
+                       "What would close the rest, roughly in order of size: (1) open chunks of many series grouped "
+                       "in one record (about 16 KB, so its overflow pages stay full), a change of the append path and "
+                       "of the format; (2) the open chunk's header and appender trailer (12 + 11-20 bytes a series); "
+                       "(3) 5-minute rollup blocks packed like sealed chunks (one block of a day is about 3 KB, alone "
+                       "in an overflow page); (4) the series index's hash entries, which arrive in random order "
+                       "(about 60 % page fill).")
     return out
 
 
