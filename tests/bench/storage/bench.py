@@ -839,7 +839,24 @@ def targets(R, pw_imp_rate, vm_rate, nng_rate, nngt_rate, pw_bps, vm_bps, mdb, N
         if nngt_rate:
             line += f"; {nngt_rate:,.0f} with more contexts and a larger batch, {nngt_rate / vm_rate:.2f}x"
         line += ")."
-        if r < 1 and nng:
+        ncores = R["meta"]["machine"]["nproc"] or 1
+        if r < 1 and nng and nng.get("samples_acked") and nng.get("generator_cpu_s") is not None \
+                and (nng["collector_cpu_s"] + nng["generator_cpu_s"]) / nng["elapsed_s"] > 0.8 * ncores:
+            # The load generator shares the machine: say what it leaves for the collector.
+            acked = nng["samples_acked"]
+            cpm = nng["collector_cpu_s"] / acked * 1e6
+            gpm = nng["generator_cpu_s"] / acked * 1e6
+            busy = (nng["collector_cpu_s"] + nng["generator_cpu_s"]) / nng["elapsed_s"]
+            line += (f" The machine was saturated: collector {nng['collector_cpu_s']:.2f} CPU s and load generator "
+                     f"{nng['generator_cpu_s']:.2f} CPU s in {nng['elapsed_s']:.2f} s, {busy:.2f} of its {ncores} cores. "
+                     f"The generator (1000 agents' sockets, encoding, acks) takes {gpm:.2f} CPU s per million samples: "
+                     f"at VictoriaMetrics' import rate it alone would need {gpm * vm_rate / 1e6:.2f} cores, so on this "
+                     f"machine the live path cannot reach that rate while its agents run beside it, whatever the "
+                     f"collector does. The collector spends {cpm:.2f} CPU s per million samples (poolwatch import "
+                     f"{(imp['user_s'] + imp['sys_s']) / N * 1e6:.2f}, VictoriaMetrics' import "
+                     f"{(vmimp['cpu_s'] / N * 1e6) if vmimp.get('cpu_s') else float('nan'):.2f}); a fair test of the "
+                     "target needs the agents on other machines.")
+        elif r < 1 and nng:
             cpm = nng["collector_cpu_s"] / nng["samples_acked"] * 1e6 if nng.get("samples_acked") else None
             line += (f" With {nng['agents']} agents and one frame in flight each, at most `--contexts` frames wait "
                      "at the collector, and a write transaction takes what is queued: the batch, and the fsync it "
