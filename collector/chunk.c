@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
+
 /*
  * Decimal mode stores k and decodes k / 10^scale; the chunk may be decoded
  * on another machine than the one that verified that division, so both must
@@ -146,36 +148,13 @@ chunk_min_scale(uint64_t bits, int64_t *k)
 
 /* ---- varints (header and trailer) ---------------------------------------- */
 
-static size_t
-chunk_uvarint_put(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
+/* The header's and trailer's varints (common/bytes.h). */
+#define chunk_uvarint_put(p, v) pw_uvarint_put((p), (v))
 
-    while (v >= 0x80) {
-        p[n++] = (uint8_t) (v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t) v;
-    return n;
-}
-
-/* Reads a varint at p[*pos], bounded by len; -1 if cut short or over 64 bits. */
 static int
 chunk_uvarint_get(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
 {
-    uint64_t r = 0;
-
-    for (unsigned shift = 0; shift < 64 && *pos < len; shift += 7) {
-        uint8_t b = p[(*pos)++];
-        if (shift == 63 && b > 1)
-            return -1;
-        r |= (uint64_t) (b & 0x7f) << shift;
-        if (b < 0x80) {
-            *v = r;
-            return 0;
-        }
-    }
-    return -1;
+    return pw_uvarint_get(p, len, pos, v) ? 0 : -1;
 }
 
 static uint64_t

@@ -253,11 +253,7 @@ pwc_rec_last_ts(const void *data, size_t len)
 static size_t
 pwc_pack_cost(size_t clen)
 {
-    size_t n = 1;
-
-    for (size_t x = clen; x >= 0x80; x >>= 7)
-        n++;
-    return n + clen;
+    return pw_uvarint_len(clen) + clen;
 }
 
 /* Appends chunk c to the pack being built in buf (the pack's magic first). */
@@ -278,11 +274,7 @@ pwc_pack_add(unsigned char **buf, size_t *len, size_t *cap, const void *c, size_
     }
     if (*len == 0)
         (*buf)[(*len)++] = PWC_PACK_MAGIC;
-    for (size_t n = clen;; n >>= 7) {
-        (*buf)[(*len)++] = (unsigned char) ((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
-        if (n < 0x80)
-            break;
-    }
+    *len += pw_uvarint_put(*buf + *len, clen);
     memcpy(*buf + *len, c, clen);
     *len += clen;
     return 0;

@@ -429,35 +429,19 @@ sidx_split(const char *k, size_t n, sidx_part *parts, size_t *np)
     return *np > 1 ? 0 : EINVAL;        /* `m{}` is not canonical */
 }
 
-static size_t
-sidx_put_varint(unsigned char *p, uint32_t v)
-{
-    size_t n = 0;
-
-    while (v >= 0x80) {
-        p[n++] = (unsigned char) (v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (unsigned char) v;
-    return n;
-}
+#define sidx_put_varint(p, v) pw_uvarint_put((p), (v))
 
 /* Bytes read, 0 if p (n bytes) does not start with a varint of at most 32 bits. */
 static size_t
 sidx_get_varint(const unsigned char *p, size_t n, uint32_t *v)
 {
-    uint64_t x = 0;
+    size_t   pos = 0;
+    uint64_t x;
 
-    for (size_t i = 0; i < n && i < 5; i++) {
-        x |= (uint64_t) (p[i] & 0x7f) << (7 * i);
-        if ((p[i] & 0x80) == 0) {
-            if (x > UINT32_MAX)
-                return 0;
-            *v = (uint32_t) x;
-            return i + 1;
-        }
-    }
-    return 0;
+    if (!pw_uvarint_get(p, n < 5 ? n : 5, &pos, &x) || x > UINT32_MAX)
+        return 0;
+    *v = (uint32_t) x;
+    return pos;
 }
 
 static uint32_t

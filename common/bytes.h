@@ -1,9 +1,10 @@
 /*
- * bytes.h - big-endian integers in byte buffers.
+ * bytes.h - big-endian integers and LEB128 varints in byte buffers.
  *
- * Every on-disk key and value poolwatch writes to LMDB (spool, store) is
- * big-endian, so LMDB's memcmp key order is numeric order. Callers own the
- * buffers; each function reads or writes exactly 4 or 8 bytes.
+ * Every on-disk key poolwatch writes to LMDB (spool, store) is big-endian,
+ * so LMDB's memcmp key order is numeric order; lengths and ids inside
+ * values are often varints. Callers own the buffers; the fixed-size
+ * functions read or write exactly the bytes they name.
  */
 #ifndef PW_BYTES_H
 #define PW_BYTES_H
@@ -44,6 +45,68 @@ pw_get_be32(const unsigned char *p)
     for (int i = 0; i < 4; i++)
         v = (v << 8) | p[i];
     return v;
+}
+
+/* n (0..8) big-endian bytes at p (msgpack's integers, lengths). */
+static inline uint64_t
+pw_get_ben(const unsigned char *p, unsigned n)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Longest LEB128 uvarint of a uint64_t. */
+#define PW_UVARINT_MAX 10
+
+/* Writes v as a LEB128 uvarint (7 bits a byte, low group first) at p; bytes written (1..10). */
+static inline size_t
+pw_uvarint_put(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        p[n++] = (unsigned char) (v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (unsigned char) v;
+    return n;
+}
+
+/* Bytes pw_uvarint_put writes for v. */
+static inline size_t
+pw_uvarint_len(uint64_t v)
+{
+    size_t n = 1;
+
+    for (; v >= 0x80; v >>= 7)
+        n++;
+    return n;
+}
+
+/*
+ * Reads a uvarint at p[*pos], bounded by len, advancing *pos. false if it is
+ * cut short or over 64 bits (*pos is then somewhere inside it).
+ */
+static inline bool
+pw_uvarint_get(const unsigned char *p, size_t len, size_t *pos, uint64_t *v)
+{
+    uint64_t r = 0;
+
+    for (unsigned shift = 0; shift < 64 && *pos < len; shift += 7) {
+        unsigned char b = p[(*pos)++];
+
+        if (shift == 63 && b > 1)
+            return false;
+        r |= (uint64_t) (b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = r;
+            return true;
+        }
+    }
+    return false;
 }
 
 /*

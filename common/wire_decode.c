@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "wire_scan.h"
 
 typedef struct dec dec;
@@ -69,15 +70,7 @@ struct rd {
     size_t         len, off;
 };
 
-static uint64_t
-rd_be(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-
-    for (unsigned k = 0; k < n; k++)
-        v = (v << 8) | p[k];
-    return v;
-}
+#define rd_be(p, n) pw_get_ben((p), (n))
 
 /*
  * Reads the next object's header into *o and moves past it (and past the

@@ -4,15 +4,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-static uint64_t
-scan_be(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
+#include "bytes.h"
 
-    for (unsigned i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
+#define scan_be(p, n) pw_get_ben((p), (n))
 
 pw_err
 pw_wire_scan(const void *buf, size_t len, unsigned max_depth, size_t max_objects,

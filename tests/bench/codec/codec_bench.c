@@ -28,6 +28,7 @@
 
 #include <zstd.h>
 
+#include "bytes.h"
 #include "chunk.h"
 
 #define CB_NKINDS 10
@@ -111,19 +112,6 @@ cb_verify(const pw_chunk *c, const int64_t *ts, const double *v, size_t n, int64
 
 /* ---- VictoriaMetrics-like reference block ---------------------------------- */
 
-static size_t
-cb_uvarint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-
-    while (v >= 0x80) {
-        p[n++] = (uint8_t) (v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t) v;
-    return n;
-}
-
 static uint64_t
 cb_zz(int64_t v)
 {
@@ -176,7 +164,7 @@ cb_deltas(uint8_t *out, const int64_t *x, size_t n, int order)
     for (size_t i = 0; i < n; i++) {
         int64_t d = x[i] - prev;
 
-        len += cb_uvarint(out + len, cb_zz(order == 1 || i < 2 ? (i == 0 ? x[i] : d) : d - pdelta));
+        len += pw_uvarint_put(out + len, cb_zz(order == 1 || i < 2 ? (i == 0 ? x[i] : d) : d - pdelta));
         pdelta = d;
         prev = x[i];
     }
