@@ -16,6 +16,7 @@
 
 #include <lmdb.h>
 
+#include "bytes.h"
 #include "rollup.h"
 #include "store.h"
 #include "test_fixture.h"
@@ -751,11 +752,7 @@ rec_chunks(const unsigned char *v, size_t len, size_t *first_len)
 static size_t
 pack_cost(size_t clen)
 {
-    size_t n = 1;
-
-    for (size_t x = clen; x >= 0x80; x >>= 7)
-        n++;
-    return n + clen;
+    return pw_uvarint_len(clen) + clen;
 }
 
 /*
