@@ -29,6 +29,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "hash.h"
 
 #define CI_DEFAULT_BATCH 10000
 /*
@@ -205,13 +206,7 @@ struct ci_import {
 static uint64_t
 ci_hash(const char *s, size_t n)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char) s[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
+    return pw_fnv1a64(s, n);
 }
 
 /* Grows *p (elements of size sz) to hold at least need; PW_ENOMEM. */

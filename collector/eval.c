@@ -1,6 +1,7 @@
 /* eval.c - range evaluation of the PromQL subset; see eval.h. */
 #include "eval.h"
 #include "sort.h"
+#include "hash.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -206,13 +207,7 @@ ev_lset_derive(const ev_lset *ls, int mode, const pw_expr *agg)
 static uint64_t
 ev_hash(const char *s, size_t len)
 {
-    uint64_t h = UINT64_C(1469598103934665603);     /* FNV-1a */
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char) s[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
+    return pw_fnv1a64(s, len);
 }
 
 /* Slot of key, or the empty slot where it would go. */

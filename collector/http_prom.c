@@ -18,6 +18,7 @@
 #include "eval.h"
 #include "expr.h"
 #include "selector.h"
+#include "hash.h"
 
 #define PR_ALL_SERIES "{__name__=~\".+\"}"   /* every series: each has a metric name */
 
@@ -471,11 +472,7 @@ struct pr_strset {
 static uint64_t
 pr_hash(const char *s, size_t len)
 {
-    uint64_t h = UINT64_C(1469598103934665603);
-
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char) s[i]) * UINT64_C(1099511628211);
-    return h;
+    return pw_fnv1a64(s, len);
 }
 
 /* Adds s (len bytes); PW_ETOOBIG past PW_HTTP_MAX_LIST distinct strings. */

@@ -11,6 +11,7 @@
  * calmer one exists.
  */
 #include "http.h"
+#include "hash.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -69,11 +70,7 @@ pw_http_rl_free(pw_http_rl *rl)
 static size_t
 rl_hash(const char *key)
 {
-    uint64_t h = UINT64_C(1469598103934665603);
-
-    for (; *key != '\0'; key++)
-        h = (h ^ (unsigned char) *key) * UINT64_C(1099511628211);
-    return (size_t) h;
+    return (size_t) pw_fnv1a64(key, strlen(key));
 }
 
 /* Brings a slot's tokens up to now. */

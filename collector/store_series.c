@@ -37,6 +37,7 @@
  */
 #include "store_int.h"
 #include "sort.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -48,13 +49,7 @@
 static uint64_t
 sidx_hash(const char *k, size_t n)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char) k[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
+    return pw_fnv1a64(k, n);
 }
 
 static bool

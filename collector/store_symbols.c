@@ -19,6 +19,7 @@
  * an aborted txn are handed out again.
  */
 #include "store_int.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -27,12 +28,8 @@
 uint64_t
 pws_sym_hash(const pw_store *s, const char *str, size_t n)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
+    uint64_t h = pw_fnv1a64(str, n);
 
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char) str[i];
-        h *= UINT64_C(1099511628211);
-    }
     return s->hash_mask ? h & s->hash_mask : h;
 }
 

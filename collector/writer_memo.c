@@ -7,6 +7,7 @@
  * so probing needs no tombstones.
  */
 #include "writer_memo.h"
+#include "hash.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -31,13 +32,7 @@ struct pw_writer_memo {
 static uint64_t
 memo_hash(const char *s)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
-
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char) *s;
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
+    return pw_fnv1a64(s, strlen(s));
 }
 
 /* The slot of agent (its entry, or the empty slot where it would go). */

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "wire.h"
+#include "hash.h"
 
 typedef struct batch_series batch_series;
 typedef struct batch_sample batch_sample;
@@ -49,13 +50,7 @@ struct pw_batch {
 static uint64_t
 batch_hash(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char) s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
+    return pw_fnv1a64(s, n);
 }
 
 static int
