@@ -18,38 +18,21 @@
 // installed.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 
-const SRC = process.env.PW_SOURCE || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BUILD = process.env.PW_BUILD || path.join(SRC, 'build/default');
-const CHROMIUM = process.env.PW_CHROMIUM || '/usr/bin/chromium';
-const OUT = path.join(SRC, 'tests/out/browser');
-const CLI = path.join(BUILD, 'collector/poolwatch');
+import { BUILD, CHROMIUM, CLI, FIXTURES, OUT, SLOW, chromiumOrSkip, skip } from './env.mjs';
+
 const COLLECTOR = path.join(BUILD, 'collector/poolwatch-collector');
 const AGENT = path.join(BUILD, 'agent/poolwatch-agent');
-const BASIC = path.join(process.env.PW_FIXTURES || path.join(SRC, 'tests/fixtures'), 'basic');
+const BASIC = path.join(FIXTURES, 'basic');
 const WEB = path.join(BUILD, 'dashboards/web');
-const SLOW = BUILD.includes('asan') ? 4 : 1;
 const GiB = 2 ** 30, TiB = 2 ** 40;
 
-function skip(why) {
-  console.log('SKIP: ' + why);
-  process.exit(77);
-}
-
-if (!fs.existsSync(CHROMIUM)) skip(`no ${CHROMIUM} (apt-get install chromium; deploy/packages.sh lists it)`);
-let chromium;
-try {
-  const req = createRequire(path.join(SRC, 'dashboards/web/package.json'));
-  ({ chromium } = req('playwright-core'));
-} catch (e) {
-  skip('playwright-core is not installed: npm ci --prefix dashboards/web');
-}
+const chromium = chromiumOrSkip();
 if (!fs.existsSync(path.join(WEB, 'index.html'))) skip(`no built dashboard in ${WEB}: npm ci --prefix dashboards/web, then ninja`);
 
 function freePort() {

@@ -14,33 +14,16 @@
 // and PW_FIXTURES set; exits 77 (meson's "skipped") with a message when
 // chromium or playwright-core is missing or chromium cannot be launched.
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 
-const SRC = process.env.PW_SOURCE || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BUILD = process.env.PW_BUILD || path.join(SRC, 'build/default');
-const CHROMIUM = process.env.PW_CHROMIUM || '/usr/bin/chromium';
-const OUT = path.join(SRC, 'tests/out/browser');
-const CLI = path.join(BUILD, 'collector/poolwatch');
-const FIXTURE = path.join(process.env.PW_FIXTURES || path.join(SRC, 'tests/fixtures'), 'reports');
-const SLOW = BUILD.includes('asan') ? 4 : 1;
+import { CHROMIUM, CLI, FIXTURES, OUT, SLOW, chromiumOrSkip, skip } from './env.mjs';
 
-function skip(why) {
-  console.log('SKIP: ' + why);
-  process.exit(77);
-}
+const FIXTURE = path.join(FIXTURES, 'reports');
 
-if (!fs.existsSync(CHROMIUM)) skip(`no ${CHROMIUM} (apt-get install chromium; deploy/packages.sh lists it)`);
-let chromium;
-try {
-  const req = createRequire(path.join(SRC, 'dashboards/web/package.json'));
-  ({ chromium } = req('playwright-core'));
-} catch (e) {
-  skip('playwright-core is not installed: npm ci --prefix dashboards/web');
-}
+const chromium = chromiumOrSkip();
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pwreport-browser-'));
 const data = path.join(tmp, 'data');
