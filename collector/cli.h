@@ -109,6 +109,13 @@ int pw_cli_open_security(const pw_cli *g, bool rdonly, pw_security **out);
 void pw_cli_audit_rec(pw_audit_rec *r, const char *action, const char *object);
 
 /*
+ * Appends such a record for a change or an export made by a command: result
+ * ok, or failed with detail. A failure to record is reported on stderr, not
+ * fatal: the change (in another database) is already made.
+ */
+void pw_cli_audit_append(const pw_cli *g, const char *action, const char *object, bool ok, const char *detail);
+
+/*
  * Opens g->data_dir read-only; on failure prints why on stderr and returns
  * PW_CLI_NODATA (PW_CLI_FAIL for ENOMEM). The caller owns *out (pw_store_close).
  */

@@ -243,24 +243,6 @@ out:
     return rc;
 }
 
-/* Records a silence change in the audit log (DIR/security.mdb), as the other admin commands do. */
-static void
-ca_audit(const pw_cli *g, const char *action, const char *object)
-{
-    pw_security *s = NULL;
-    pw_audit_rec r;
-    pw_err       e;
-
-    if (pw_cli_open_security(g, false, &s) != PW_CLI_OK) {
-        pw_cli_err("%s: could not be recorded in the audit log", action);
-        return;
-    }
-    pw_cli_audit_rec(&r, action, object);
-    if ((e = pw_audit_append(s, &r)) != PW_OK)
-        pw_cli_err("%s: could not be recorded in the audit log: %s", action, pw_strerror(e));
-    pw_security_close(s);
-}
-
 static int
 ca_silence_collect(void *ctx, json_t *s)
 {
@@ -354,7 +336,7 @@ ca_silence(pw_cli *g, int npos, char **argv, const ca_sil_opts *o)
             rc = PW_CLI_NODATA;
             goto out;
         }
-        ca_audit(g, "alerts.silence.add", object);
+        pw_cli_audit_append(g, "alerts.silence.add", object, true, NULL);
         printf("%llu\n", (unsigned long long) id);
         rc = PW_CLI_OK;
     } else if (strcmp(verb, "expire") == 0) {
@@ -376,7 +358,7 @@ ca_silence(pw_cli *g, int npos, char **argv, const ca_sil_opts *o)
             rc = PW_CLI_NODATA;
             goto out;
         }
-        ca_audit(g, "alerts.silence.expire", argv[3]);
+        pw_cli_audit_append(g, "alerts.silence.expire", argv[3], true, NULL);
         rc = PW_CLI_OK;
     } else {
         json_t *s;

@@ -55,6 +55,27 @@ pw_cli_audit_rec(pw_audit_rec *r, const char *action, const char *object)
     pw_audit_rec_init(r, &cli, source, action, object);
 }
 
+void
+pw_cli_audit_append(const pw_cli *g, const char *action, const char *object, bool ok, const char *detail)
+{
+    pw_security *s = NULL;
+    pw_audit_rec r;
+    pw_err       e;
+
+    if (pw_cli_open_security(g, false, &s) != PW_CLI_OK) {
+        pw_cli_err("%s: could not be recorded in the audit log", action);
+        return;
+    }
+    pw_cli_audit_rec(&r, action, object);
+    if (!ok) {
+        r.result = PW_AUDIT_FAILED;
+        snprintf(r.detail, sizeof r.detail, "%s", detail != NULL ? detail : "");
+    }
+    if ((e = pw_audit_append(s, &r)) != PW_OK)
+        pw_cli_err("%s: could not be recorded in the audit log: %s", action, pw_strerror(e));
+    pw_security_close(s);
+}
+
 /* ---- verify ----------------------------------------------------------------- */
 
 static void

@@ -51,27 +51,6 @@ pw_cli_inventory_time(const char *s, int64_t now, int64_t *out)
     return pw_inv_parse_date(s, out) || pw_time_parse(s, now, out) == PW_OK;
 }
 
-void
-pw_cli_inventory_audit(const pw_cli *g, const char *action, const char *object, bool ok, const char *detail)
-{
-    pw_security *s = NULL;
-    pw_audit_rec r;
-    pw_err       e;
-
-    if (pw_cli_open_security(g, false, &s) != PW_CLI_OK) {
-        pw_cli_err("%s: could not be recorded in the audit log", action);
-        return;
-    }
-    pw_cli_audit_rec(&r, action, object);
-    if (!ok) {
-        r.result = PW_AUDIT_FAILED;
-        snprintf(r.detail, sizeof r.detail, "%s", detail != NULL ? detail : "");
-    }
-    if ((e = pw_audit_append(s, &r)) != PW_OK)
-        pw_cli_err("%s: could not be recorded in the audit log: %s", action, pw_strerror(e));
-    pw_security_close(s);
-}
-
 /* ---- import ------------------------------------------------------------------- */
 
 static int
@@ -100,7 +79,7 @@ ci_import(pw_cli *g, const ci_opts *o, const char *path)
         rc = e == PW_ENOMEM ? PW_CLI_FAIL : e == PW_EIO || e == PW_ENOENT ? PW_CLI_USAGE : PW_CLI_BADINPUT;
         snprintf(object, sizeof object, "%s", path);
         if (!o->dry_run)
-            pw_cli_inventory_audit(g, "inventory.import", object, false, msg);
+            pw_cli_audit_append(g, "inventory.import", object, false, msg);
         goto out;
     }
     if ((e = pw_inv_table_rows(sh, &rows, &errs)) != PW_OK) {
@@ -117,7 +96,7 @@ ci_import(pw_cli *g, const ci_opts *o, const char *path)
         snprintf(object, sizeof object, "%s", path);
         snprintf(msg, sizeof msg, "%zu problem%s in the file", n, n == 1 ? "" : "s");
         if (!o->dry_run)
-            pw_cli_inventory_audit(g, "inventory.import", object, false, msg);
+            pw_cli_audit_append(g, "inventory.import", object, false, msg);
         rc = PW_CLI_BADINPUT;
         goto out;
     }
@@ -134,11 +113,11 @@ ci_import(pw_cli *g, const ci_opts *o, const char *path)
              st.added, st.changed, st.unchanged);
     if (e != PW_OK) {
         pw_cli_err("inventory import %s: %s", path, msg[0] ? msg : pw_strerror(e));
-        pw_cli_inventory_audit(g, "inventory.import", path, false, msg[0] ? msg : pw_strerror(e));
+        pw_cli_audit_append(g, "inventory.import", path, false, msg[0] ? msg : pw_strerror(e));
         rc = e == PW_EINVAL ? PW_CLI_BADINPUT : e == PW_ENOMEM ? PW_CLI_FAIL : PW_CLI_NODATA;
         goto out;
     }
-    pw_cli_inventory_audit(g, "inventory.import", object, true, NULL);
+    pw_cli_audit_append(g, "inventory.import", object, true, NULL);
     pw_cli_err("imported %s", object);
 out:
     free(errs);
@@ -210,7 +189,7 @@ ci_export_run(pw_cli *g, const ci_opts *o)
         return rc;
     snprintf(object, sizeof object, "%s%s%s", o->output != NULL ? o->output : "stdout",
              o->tenant != NULL ? " tenant " : "", o->tenant != NULL ? o->tenant : "");
-    pw_cli_inventory_audit(g, "inventory.export", object, true, NULL);
+    pw_cli_audit_append(g, "inventory.export", object, true, NULL);
     if ((e = pw_inv_writer_open(o->output, xlsx, lang, &x.w, msg, sizeof msg)) != PW_OK) {
         pw_cli_err("inventory export: %s", msg);
         rc = PW_CLI_FAIL;

@@ -20,14 +20,6 @@ int pw_cli_open_inventory(const pw_cli *g, bool rdonly, pw_inventory **out);
 /* A --at / --effective value: a table date (2026-10-10, 2026年10月10日) or any pw_time_parse form; NULL: now. */
 bool pw_cli_inventory_time(const char *s, int64_t now, int64_t *out);
 
-/*
- * Appends an audit record (principal "cli") for a change or an export: result
- * ok, or failed with detail. A failure to record is reported on stderr, not
- * fatal: the change (in another database) is already made.
- */
-void pw_cli_inventory_audit(const pw_cli *g, const char *action, const char *object, bool ok,
-                            const char *detail);
-
 /* poolwatch inventory reconcile (cli_inventory_reconcile.c). */
 int pw_cli_inventory_reconcile(pw_cli *g, const char *days, const char *at, const char *format);
 

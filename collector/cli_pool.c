@@ -212,7 +212,7 @@ cp_set(pw_cli *g, const cp_opts *o, const char *name)
         goto out;
     }
     rc = PW_CLI_OK;
-    pw_cli_inventory_audit(g, "pool.set", object, true, NULL);
+    pw_cli_audit_append(g, "pool.set", object, true, NULL);
     pw_cli_err("pool %s set: %s", name, object + strlen(name) + 1);
 out:
     free(hosts);
@@ -239,7 +239,7 @@ cp_delete(pw_cli *g, const char *name)
         pw_cli_err("pool delete %s: %s", name, pw_strerror(e));
         rc = e == PW_ENOMEM ? PW_CLI_FAIL : PW_CLI_NODATA;
     } else {
-        pw_cli_inventory_audit(g, "pool.delete", name, true, NULL);
+        pw_cli_audit_append(g, "pool.delete", name, true, NULL);
         pw_cli_err("pool %s deleted (its history stays)", name);
     }
     pw_inventory_close(inv);
