@@ -15,6 +15,7 @@
 
 #include "bytes.h"
 #include "clock.h"
+#include "utf8.h"
 
 /*
  * Record, version 1: everything the hash must cover, in a fixed order, so
@@ -100,7 +101,7 @@ audit_encode(const pw_audit_rec *r, uint64_t seq, int64_t ts, const unsigned cha
 
         /* Not UTF-8 (a hostile query, a field cut mid-character): '?' per bad byte. */
         for (size_t j = 0; j < len; j += step) {
-            if ((step = pwsec_utf8_char(p + j, len - j)) == 0) {
+            if ((step = pw_utf8_char(p + j, len - j)) == 0) {
                 out[j] = '?';
                 step = 1;
             } else {

@@ -20,6 +20,7 @@
 #include "bytes.h"
 #include "clock.h"
 #include "lmdb_env.h"
+#include "utf8.h"
 
 #define AUTH_MAX_DBS      8     /* meta, tokens, audit, audit_meta + room */
 #define AUTH_MAX_READERS  256   /* concurrent read txns over all processes */
@@ -70,45 +71,6 @@ pwsec_fail(pwsec_txn *t, int rc)
 
 /* ---- text helpers ---------------------------------------------------- */
 
-size_t
-pwsec_utf8_char(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t        len;
-    uint32_t      cp, min;
-
-    if (n == 0)
-        return 0;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
-    if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    return len;
-}
-
 void
 pwsec_copy(char *dst, size_t dstlen, const char *src)
 {
@@ -140,7 +102,7 @@ auth_text_ok(const char *s, size_t max, bool empty_ok)
     for (size_t i = 0; i < n; i += len) {
         if (p[i] < 0x20 || p[i] == 0x7f)
             return false;
-        if ((len = pwsec_utf8_char(p + i, n - i)) == 0)
+        if ((len = pw_utf8_char(p + i, n - i)) == 0)
             return false;
     }
     return true;

@@ -6,6 +6,7 @@
  */
 #include "http.h"
 #include "bytes.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -54,44 +55,6 @@ hp_unescape(const char *s, size_t len, bool plus_space, char **out)
     d[j] = '\0';
     *out = d;
     return PW_OK;
-}
-
-/* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-static bool
-hp_utf8(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t        len;
-        uint32_t      cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0)
-            len = 2, cp = c & 0x1fu;
-        else if ((c & 0xf0) == 0xe0)
-            len = 3, cp = c & 0x0fu;
-        else if ((c & 0xf8) == 0xf0)
-            len = 4, cp = c & 0x07u;
-        else
-            return false;
-        if (i + len > n)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3fu);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)
-            || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
 }
 
 static pw_err
@@ -148,8 +111,8 @@ pw_http_params_parse(pw_http_params *ps, const char *s, size_t len, char *errbuf
             return e;
         }
         /* Names and values are text: series hold UTF-8 only, and messages echo them. */
-        if (!hp_utf8((const unsigned char *) name, strlen(name))
-            || !hp_utf8((const unsigned char *) value, strlen(value))) {
+        if (!pw_utf8_valid((const unsigned char *) name, strlen(name))
+            || !pw_utf8_valid((const unsigned char *) value, strlen(value))) {
             if (errbuf != NULL)
                 snprintf(errbuf, errlen, "parameter is not valid UTF-8");
             free(name);

@@ -114,9 +114,6 @@ pw_err pwsec_open_sized(const char *dir, bool rdonly, uint64_t map_size, pw_secu
 /* Copies src into dst (dstlen bytes with the NUL), cut at a character boundary if long. */
 void pwsec_copy(char *dst, size_t dstlen, const char *src);
 
-/* Length (1..4) of the well-formed UTF-8 character at p (n bytes left), 0 if none is. */
-size_t pwsec_utf8_char(const unsigned char *p, size_t n);
-
 /*
  * Appends r to the audit log inside t (audit.c): assigns the next seq and a
  * time (r->ts_ms, or now_ms when 0, never before the previous record's),

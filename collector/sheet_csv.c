@@ -10,6 +10,7 @@
  * (what "Unicode text" export from Excel writes).
  */
 #include "sheet.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -19,35 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at p (n bytes left); 0 if invalid. */
-static size_t
-csv_utf8_len(const unsigned char *p, size_t n)
-{
-    size_t   len;
-    uint32_t c;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2, c = p[0] & 0x1f;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        len = 3, c = p[0] & 0x0f;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        len = 4, c = p[0] & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = c << 6 | (p[i] & 0x3f);
-    }
-    if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 /* Offset of the first byte that is not UTF-8, or len if all is. */
 static size_t
 csv_utf8_check(const char *buf, size_t len)
@@ -56,7 +28,7 @@ csv_utf8_check(const char *buf, size_t len)
     size_t               i = 0, l;
 
     while (i < len) {
-        if ((l = csv_utf8_len(p + i, len - i)) == 0)
+        if ((l = pw_utf8_char(p + i, len - i)) == 0)
             return i;
         i += l;
     }

@@ -1,6 +1,7 @@
 /* series.c - names, labels and canonical series keys; see series.h. */
 #include "series.h"
 #include "sort.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,31 +49,11 @@ pw_label_value_valid(const char *s, size_t len)
     if (len == 0 || len > PW_MAX_LABEL_VALUE_LEN)
         return false;
     while (p < end) {
-        unsigned c = *p, need;
-        uint32_t cp;
+        size_t l = pw_utf8_char(p, (size_t) (end - p));
 
-        if (c == 0)
+        if (l == 0 || *p == 0)
             return false;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if ((c & 0xE0) == 0xC0) { need = 1; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { need = 2; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { need = 3; cp = c & 0x07; }
-        else return false;
-        if ((size_t) (end - p) <= need)
-            return false;
-        for (unsigned i = 1; i <= need; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        /* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
-        if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000)
-            || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        p += need + 1;
+        p += l;
     }
     return true;
 }
