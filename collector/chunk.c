@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "grow.h"
 
 /*
  * Decimal mode stores k and decodes k / 10^scale; the chunk may be decoded
@@ -1586,18 +1587,7 @@ pw_chunk_free(pw_chunk *c)
 static pw_err
 chunk_reserve(pw_chunk *c, size_t need)
 {
-    size_t   cap = c->cap ? c->cap : 64;
-    uint8_t *p;
-
-    if (need <= c->cap)
-        return PW_OK;
-    while (cap < need)
-        cap *= 2;
-    if ((p = realloc(c->data, cap)) == NULL)
-        return PW_ENOMEM;
-    c->data = p;
-    c->cap = cap;
-    return PW_OK;
+    return pw_grow((void **) &c->data, &c->cap, need, 1, 64) ? PW_OK : PW_ENOMEM;
 }
 
 /*

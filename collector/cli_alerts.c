@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "config.h"
 #include "output_format.h"
+#include "utf8.h"
 
 #define CA_TIME_HINT "now, -1h, 2026-11-01T00:00:00Z, 2026-11-01 or Unix seconds"
 
@@ -75,6 +76,7 @@ ca_labels(const json_t *labels, char *buf, size_t len)
             continue;
         o += (size_t) snprintf(buf + o, len - o, "%s%s=%s", o ? "," : "", k, json_string_value(v));
     }
+    pw_utf8_cut(buf);               /* cut at the buffer's end: not inside a character */
 }
 
 static const char *
@@ -393,6 +395,7 @@ ca_silence(pw_cli *g, int npos, char **argv, const ca_sil_opts *o)
                     if (off < sizeof ms)
                         off += (size_t) snprintf(ms + off, sizeof ms - off, "%s%s%s%s", k ? " " : "",
                                                  ca_str(m, "name"), ca_str(m, "op"), ca_str(m, "value"));
+                pw_utf8_cut(ms);
                 pw_out_time_s(st, t1, sizeof t1);
                 pw_out_time_s(en, t2, sizeof t2);
                 {

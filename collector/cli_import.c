@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "grow.h"
 #include "config.h"
 #include "hash.h"
 
@@ -213,18 +214,7 @@ ci_hash(const char *s, size_t n)
 static pw_err
 ci_reserve(void **p, size_t *cap, size_t need, size_t sz)
 {
-    size_t ncap = *cap ? *cap : 64;
-    void  *np;
-
-    if (need <= *cap)
-        return PW_OK;
-    while (ncap < need)
-        ncap *= 2;
-    if ((np = realloc(*p, ncap * sz)) == NULL)
-        return PW_ENOMEM;
-    *p = np;
-    *cap = ncap;
-    return PW_OK;
+    return pw_grow(p, cap, need, sz, 64) ? PW_OK : PW_ENOMEM;
 }
 
 static pw_err
@@ -462,32 +452,21 @@ ci_fatal(ci_import *im, ci_wres *r, pw_err e)
 }
 
 /*
- * Stores samples [off, off + n) of the sorted batch (series first..last) in
- * one write txn. A full map is grown and the txn redone, as the collector's
- * writer does; the batch is still here to redo it from.
+ * One write txn doing write(t, f): a full map is grown and the txn redone,
+ * as the collector's writer does; the batch is still here to redo it from.
  */
 static pw_err
-ci_write_slice(ci_import *im, ci_batch *b, ci_wres *r, const pw_frame *all, size_t off, size_t n)
+ci_write_txn(ci_import *im, ci_wres *r, pw_err (*write)(pw_store_txn *, const pw_frame *),
+             const pw_frame *f)
 {
-    pw_wire_sample *sm = b->samples + off;
-    uint32_t        first = sm[0].series, last = sm[n - 1].series;
-    pw_store_txn   *t;
-    pw_frame        f;
-    bool            grown_at_commit = false;
-    pw_err          e;
+    pw_store_txn *t;
+    bool          grown_at_commit = false;
+    pw_err        e;
 
-    /* Only this slice's series, so the store checks each series once per window. */
-    for (size_t i = 0; i < n; i++)
-        sm[i].series -= first;
-    f = *all;
-    f.series = all->series + first;
-    f.nseries = (size_t) (last - first) + 1;
-    f.samples = sm;
-    f.nsamples = n;
     for (;;) {
         if ((e = pw_store_write_begin(im->store, &t)) != PW_OK)
             return ci_fatal(im, r, e);
-        if ((e = pw_store_write_samples(t, &f)) != PW_OK) {
+        if ((e = write(t, f)) != PW_OK) {
             pw_store_write_abort(t);
             if (e == PW_EFULL && pw_store_grow(im->store) == PW_OK) {
                 r->grows++;
@@ -505,11 +484,31 @@ ci_write_slice(ci_import *im, ci_batch *b, ci_wres *r, const pw_frame *all, size
         }
         if (e != PW_OK)
             return ci_fatal(im, r, e);
-        break;
+        r->commits++;
+        return PW_OK;
     }
-    r->samples += n;
-    r->commits++;
-    return PW_OK;
+}
+
+/* Stores samples [off, off + n) of the sorted batch (series first..last) in one write txn. */
+static pw_err
+ci_write_slice(ci_import *im, ci_batch *b, ci_wres *r, const pw_frame *all, size_t off, size_t n)
+{
+    pw_wire_sample *sm = b->samples + off;
+    uint32_t        first = sm[0].series, last = sm[n - 1].series;
+    pw_frame        f;
+    pw_err          e;
+
+    /* Only this slice's series, so the store checks each series once per window. */
+    for (size_t i = 0; i < n; i++)
+        sm[i].series -= first;
+    f = *all;
+    f.series = all->series + first;
+    f.nseries = (size_t) (last - first) + 1;
+    f.samples = sm;
+    f.nsamples = n;
+    if ((e = ci_write_txn(im, r, pw_store_write_samples, &f)) == PW_OK)
+        r->samples += n;
+    return e;
 }
 
 /*
@@ -531,6 +530,13 @@ ci_flush(ci_import *im, ci_batch *b, ci_wres *r)
         snprintf(r->fatal_msg, sizeof r->fatal_msg, "out of memory");
         return e;
     }
+    /*
+     * The window's series first, in one txn of their own when it takes
+     * more than one for the points: new series then write the series index
+     * once (a window of a new data set creates them all).
+     */
+    if (b->nsamples > im->per_txn && (e = ci_write_txn(im, r, pw_store_write_series, &f)) != PW_OK)
+        return e;
     for (size_t off = 0, end; off < b->nsamples; off = end) {
         end = b->nsamples - off > im->per_txn ? off + im->per_txn : b->nsamples;
         /* finish the series under way, unless it runs on much longer */

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "inventory.h"
 #include "output_format.h"
+#include "utf8.h"
 
 #define CP_MAX_HOSTS 4096
 
@@ -265,6 +266,7 @@ cp_hosts_text(const cp_pool *p, char *buf, size_t len)
     buf[0] = '\0';
     for (size_t i = 0; i < p->nhosts && o < len; i++)
         o += (size_t) snprintf(buf + o, len - o, "%s%s", i ? "," : "", p->hosts[i]);
+    pw_utf8_cut(buf);               /* cut at the buffer's end: not inside a character */
 }
 
 static int

@@ -185,14 +185,21 @@ cq_usage(FILE *f, const pw_option *opts)
     pw_config_usage(opts, f);
 }
 
-/* Shows where a query went wrong: the text, and a caret under the spot. */
+/*
+ * Shows where a query went wrong: the text, and a caret under the spot (pos
+ * is a byte offset; the caret goes by terminal columns, for Chinese values).
+ */
 static void
 cq_parse_error(const char *text, size_t pos, const char *msg)
 {
+    size_t len = strlen(text);
+
     pw_cli_err("bad query: %s", msg);
-    if (strchr(text, '\n') != NULL || strlen(text) > 200)
+    if (strchr(text, '\n') != NULL || len > 200)
         return;
-    fprintf(stderr, "  %s\n  %*s^\n", text, (int) pos, "");
+    fprintf(stderr, "  %s\n  ", text);
+    pw_out_pad(stderr, "^", pw_out_width(text, pos < len ? pos : len) + 1, true);
+    putc('\n', stderr);
 }
 
 /* Why a sink callback stopped the query, as the exit code and a message. */

@@ -688,6 +688,57 @@ it_on_agent(void *ctx, const pw_agent_info *a)
     return 0;
 }
 
+/*
+ * pw_store_write_series creates the series the samples name, with no point,
+ * and the same ids pw_store_write_samples then finds; a bad frame is refused
+ * whole.
+ */
+static void
+test_store_write_series(void **state)
+{
+    pw_store     *s;
+    pw_store_txn *t;
+    tf_frame      fr, bad;
+    it_keys       keys = { 0 }, again = { 0 };
+    it_pts        pts = { 0 };
+    char          msg[256];
+
+    assert_int_equal(pw_store_open(*state, 0, &s, msg, sizeof msg), PW_OK);
+    tf_init(&fr, "", 0, 0, "");
+    tf_sample(&fr, tf_series(&fr, "ser", "k", "a", NULL), IT_T0, 1);
+    tf_sample(&fr, tf_series(&fr, "ser", "k", "b", NULL), IT_T0, 2);
+    tf_series(&fr, "ser_unused", NULL);                 /* no sample: not created */
+    tf_sample(&fr, 0, IT_T0 + 1000, 3);
+    assert_int_equal(pw_store_write_begin(s, &t), PW_OK);
+    assert_int_equal(pw_store_write_series(t, &fr.f), PW_OK);
+    tf_init(&bad, "", 0, 0, "");
+    tf_sample(&bad, tf_series(&bad, "0bad", NULL), IT_T0, 1);
+    assert_int_equal(pw_store_write_series(t, &bad.f), PW_EPROTO);
+    assert_int_equal(pw_store_write_commit(t), PW_OK);
+
+    assert_int_equal(pw_store_read_begin(s, &t), PW_OK);
+    assert_int_equal(pw_store_series_scan(t, NULL, it_on_series, &keys), PW_OK);
+    assert_int_equal(keys.n, 2);
+    assert_string_equal(keys.keys[0], "ser{k=\"a\"}");
+    assert_string_equal(keys.keys[1], "ser{k=\"b\"}");
+    assert_int_equal(pw_store_points(t, keys.ids[0], INT64_MIN, INT64_MAX, it_on_point, &pts), PW_OK);
+    assert_int_equal(pts.n, 0);                         /* no point stored */
+    pw_store_read_end(t);
+
+    /* the points then go to the same series */
+    assert_int_equal(pw_store_write_begin(s, &t), PW_OK);
+    assert_int_equal(pw_store_write_samples(t, &fr.f), PW_OK);
+    assert_int_equal(pw_store_write_commit(t), PW_OK);
+    assert_int_equal(pw_store_read_begin(s, &t), PW_OK);
+    assert_int_equal(pw_store_series_scan(t, NULL, it_on_series, &again), PW_OK);
+    assert_int_equal(again.n, 2);
+    assert_true(again.ids[0] == keys.ids[0] && again.ids[1] == keys.ids[1]);
+    assert_int_equal(pw_store_points(t, keys.ids[0], INT64_MIN, INT64_MAX, it_on_point, &pts), PW_OK);
+    assert_int_equal(pts.n, 2);
+    pw_store_read_end(t);
+    pw_store_close(s);
+}
+
 static void
 test_store_write_samples(void **state)
 {
@@ -827,6 +878,7 @@ main(void)
         cmocka_unit_test(test_vm_points_and_staleness),
         cmocka_unit_test(test_staleness_bits),
         cmocka_unit_test(test_sniff),
+        cmocka_unit_test_setup_teardown(test_store_write_series, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(test_store_write_samples, it_setup, it_teardown),
         cmocka_unit_test_setup_teardown(test_store_nonfinite, it_setup, it_teardown),
     };

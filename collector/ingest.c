@@ -3,9 +3,14 @@
  *
  * Modelled on NNG's async server demo: each context owns one aio and moves
  * through RECV -> (WRITE) -> SEND -> RECV. While a frame sits with the writer
- * its context is busy, so the number of contexts bounds the frames in memory.
- * On TLS the identity check sits between decode and write: a frame reaches
- * the writer only if its agent id is its connection's certificate CN.
+ * its context is busy, so the number of contexts bounds the frames in memory,
+ * and a byte budget bounds their size (see ingest.h): after decode (the
+ * ack needs the frame's seq, and the decoded frame is what stays in memory
+ * while the writer has it) and the identity check, a frame is taken only if
+ * its decoded bytes fit next to those already in flight; else it is freed
+ * at once and answered RETRY. On TLS the identity check sits between decode
+ * and write: a frame reaches the writer only if its agent id is its
+ * connection's certificate CN.
  */
 #include "ingest.h"
 
@@ -23,6 +28,14 @@
 
 typedef enum ingest_state { INGEST_RECV, INGEST_WRITE, INGEST_SEND } ingest_state;
 
+/*
+ * Retry hint for a frame over the budget: the budget frees as soon as the
+ * writer's next commit returns, so a second or two, spread over another
+ * second so that agents refused together do not all come back together.
+ */
+#define INGEST_BUDGET_RETRY_MS     1000u
+#define INGEST_BUDGET_RETRY_SPREAD 1000u
+
 typedef struct ingest_ctx ingest_ctx;
 
 struct ingest_ctx {
@@ -31,6 +44,7 @@ struct ingest_ctx {
     nng_aio     *aio;
     ingest_state state;
     pw_write_req req;
+    uint64_t     charged;   /* bytes of the budget req.frame holds; written by whoever owns req */
 };
 
 struct pw_ingest {
@@ -41,6 +55,8 @@ struct pw_ingest {
     size_t              nctxs;
     atomic_uint_fast64_t reject_logged;   /* rate limit for reject log lines */
     atomic_uint_fast64_t identity_logged; /* the same for identity rejects */
+    atomic_uint_fast64_t budget_logged;   /* the same for frames over the budget */
+    uint64_t             budget;          /* max_inflight_bytes; in flight: stats->inflight_bytes */
     bool                 tls;             /* listening on tls+tcp://: check identities */
     /*
      * Set by pw_ingest_pause under mu. A send started on an aio that
@@ -94,7 +110,69 @@ ingest_written(pw_write_req *r)
     ingest_ctx *c = r->arg;
 
     pw_frame_release(&r->frame);
+    /* Given back before the ack leaves: an agent that sends its next frame
+     * as soon as it reads the ack must not find these bytes still counted. */
+    atomic_fetch_sub(&c->in->stats->inflight_bytes, c->charged);
+    c->charged = 0;
     ingest_send_ack(c, &r->ack);
+}
+
+/*
+ * The memory a decoded frame holds until it is answered: its series,
+ * labels, dictionary strings and samples (wire_decode.c allocates exactly
+ * these, in two blocks). At least 1, so that "nothing in flight" means no frame.
+ */
+static uint64_t
+ingest_frame_bytes(const pw_frame *f)
+{
+    uint64_t n = f->dict_len + (uint64_t) f->nseries * sizeof *f->series
+                 + (uint64_t) f->nsamples * sizeof *f->samples;
+
+    for (size_t i = 0; i < f->nseries; i++)
+        n += (uint64_t) f->series[i].nlabels * sizeof(pw_label);
+    return n > 0 ? n : 1;
+}
+
+/*
+ * Takes bytes from the budget: true if they fit next to what is in flight,
+ * or if nothing is (one frame always passes, however big). Lock-free: NNG
+ * threads take, the writer thread gives back.
+ */
+static bool
+ingest_budget_take(pw_ingest *in, uint64_t bytes)
+{
+    atomic_uint_fast64_t *inflight = &in->stats->inflight_bytes;
+    uint_fast64_t         cur = atomic_load(inflight);
+
+    do {
+        if (cur > 0 && (cur >= in->budget || bytes > in->budget - cur))
+            return false;
+    } while (!atomic_compare_exchange_weak(inflight, &cur, cur + bytes));
+    return true;
+}
+
+/* The frame does not fit in the budget: free it now and ask the agent to send it again later. */
+static void
+ingest_over_budget(ingest_ctx *c, uint64_t bytes)
+{
+    pw_ingest *in = c->in;
+    pw_ack     ack = { .seq = c->req.frame.hdr.seq, .status = PW_ACK_RETRY };
+    uint64_t   inflight = atomic_load(&in->stats->inflight_bytes);
+    uint64_t   n = atomic_fetch_add(&in->budget_logged, 1);
+
+    ack.retry_ms = INGEST_BUDGET_RETRY_MS + (uint32_t) (n * 7919u % INGEST_BUDGET_RETRY_SPREAD);
+    snprintf(ack.msg, sizeof ack.msg, "collector busy: frames in flight over --max-inflight-bytes");
+    atomic_fetch_add(&in->stats->frames_over_budget, 1);
+    atomic_fetch_add(&in->stats->frames_retry, 1);
+    /* First 20, then every 1000th: an overload must not flood the log as well. */
+    if (n < 20 || n % 1000 == 0)
+        pw_warn("frame seq %llu from %s answered retry-later: its %llu bytes decoded do not fit "
+                "next to the %llu in flight (--max-inflight-bytes %llu); the agent keeps it "
+                "spooled [%llu so far]", (unsigned long long) ack.seq, c->req.frame.hdr.agent_id,
+                (unsigned long long) bytes, (unsigned long long) inflight,
+                (unsigned long long) in->budget, (unsigned long long) n + 1);
+    pw_frame_release(&c->req.frame);
+    ingest_send_ack(c, &ack);
 }
 
 static void
@@ -168,6 +246,7 @@ ingest_received(ingest_ctx *c)
     nng_msg   *msg = nng_aio_get_msg(c->aio);
     nng_pipe   pipe = nng_msg_get_pipe(msg);
     char       err[256];
+    uint64_t   bytes;
     pw_err     rc;
 
     nng_aio_set_msg(c->aio, NULL);
@@ -181,6 +260,12 @@ ingest_received(ingest_ctx *c)
     }
     if (in->tls && !ingest_identity_ok(c, pipe))
         return;
+    bytes = ingest_frame_bytes(&c->req.frame);
+    if (!ingest_budget_take(in, bytes)) {
+        ingest_over_budget(c, bytes);
+        return;
+    }
+    c->charged = bytes;
     if (c->req.frame.nonfinite > 0)
         atomic_fetch_add(&in->stats->samples_nonfinite, c->req.frame.nonfinite);
     if (c->req.frame.unknown_keys > 0)
@@ -270,6 +355,7 @@ pw_ingest_start(const pw_ingest_opts *opts, pw_writer *writer, pw_collector_stat
     pthread_mutex_init(&in->mu, NULL);
     in->writer = writer;
     in->stats = stats;
+    in->budget = opts->max_inflight_bytes > 0 ? opts->max_inflight_bytes : 1;
     in->tls = tls != NULL;
     if ((rv = nng_rep0_open(&in->sock)) != 0) {
         snprintf(errbuf, errlen, "NNG: %s", nng_strerror(rv));

@@ -13,11 +13,21 @@
  * mismatch"), counted in frames_identity_rejected and logged, and never
  * stored. Plain tcp:// checks nothing, and says so at startup unless it
  * listens on loopback only.
+ *
+ * Memory: the decoded frames taken and not yet answered are bounded by
+ * max_inflight_bytes (their decoded size, pw_frame's arrays and strings;
+ * stats->inflight_bytes). A frame that would take the total over it is
+ * answered RETRY with a retry hint and never stored, counted in
+ * frames_over_budget (and frames_retry), and logged (rate-limited); agents
+ * keep it spooled and send it again. A frame is always taken when nothing
+ * else is in flight, so one bigger than the budget still gets through (the
+ * wire limit bounds it). Its bytes are given back as its ack goes out.
  */
 #ifndef PW_INGEST_H
 #define PW_INGEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pw_err.h"
 #include "stats.h"
@@ -28,6 +38,7 @@ typedef struct pw_ingest pw_ingest;
 typedef struct pw_ingest_opts {
     const char *url;        /* tcp://127.0.0.1:7410, tls+tcp://0.0.0.0:7410 */
     size_t      contexts;   /* concurrent receive contexts */
+    uint64_t    max_inflight_bytes;   /* decoded bytes of frames held at once (> 0) */
     /* PEM files, all three for tls+tcp:// and none for tcp:// (see common/tls.h). */
     const char *tls_ca, *tls_cert, *tls_key;
 } pw_ingest_opts;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "bytes.h"
 
@@ -145,5 +146,33 @@ pw_lmdb_grow(MDB_env *env, pthread_rwlock_t *gate)
     mdb_env_info(env, &info);
     rc = info.me_mapsize > SIZE_MAX / 2 ? MDB_MAP_FULL : mdb_env_set_mapsize(env, info.me_mapsize * 2);
     pthread_rwlock_unlock(gate);
+    return rc;
+}
+
+/* LMDB's default key order: memcmp, then the shorter key first. */
+static int
+lmdb_key_cmp(const MDB_val *a, const MDB_val *b)
+{
+    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    int    c = memcmp(a->mv_data, b->mv_data, n);
+
+    return c != 0 ? c : (a->mv_size > b->mv_size) - (a->mv_size < b->mv_size);
+}
+
+int
+pw_lmdb_put_sorted(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+{
+    MDB_cursor *cur;
+    MDB_val     lk, lv;
+    int         rc;
+
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+        return rc;
+    rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
+    if (rc == MDB_NOTFOUND || (rc == 0 && lmdb_key_cmp(k, &lk) > 0))
+        rc = mdb_cursor_put(cur, k, v, MDB_APPEND);
+    else if (rc == 0)
+        rc = mdb_cursor_put(cur, k, v, 0);
+    mdb_cursor_close(cur);
     return rc;
 }

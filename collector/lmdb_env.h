@@ -75,4 +75,14 @@ int pw_lmdb_begin(MDB_env *env, pthread_rwlock_t *gate, unsigned flags, MDB_txn 
  */
 int pw_lmdb_grow(MDB_env *env, pthread_rwlock_t *gate);
 
+/*
+ * mdb_put(txn, dbi, k, v, 0), with MDB_APPEND when k sorts after every key
+ * of dbi (LMDB's default memcmp order; one descent to the last key
+ * decides). An ordinary insert that fills a leaf splits it in the middle,
+ * leaving two half-full pages; an append splits at the end and leaves the
+ * full page full, so records written in key order fill their leaves.
+ * Not for MDB_DUPSORT databases. Returns mdb_cursor_put's code.
+ */
+int pw_lmdb_put_sorted(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
+
 #endif

@@ -44,6 +44,7 @@ struct collector {
     const char *tls_ca, *tls_cert, *tls_key;
     long        contexts, max_batch;
     uint64_t    max_db_size;
+    uint64_t    max_inflight_bytes;   /* decoded frames held by ingest at once (ingest.h) */
     int64_t     self_interval_ms;
     int64_t     audit_retention_ms;
     pw_maintenance_opts maint;
@@ -94,6 +95,7 @@ collector_options(collector *c, pw_option *opts)
         { "tls-key", PW_OPT_STRING, &c->tls_key, "with tls+tcp://: its private key (mode 0600)", "FILE" },
         { "data", PW_OPT_STRING, &c->data, "data directory (./data)", "DIR" },
         { "contexts", PW_OPT_INT, &c->contexts, "concurrent receive contexts (1024)", "N" },
+        { "max-inflight-bytes", PW_OPT_SIZE, &c->max_inflight_bytes, "decoded frames held at once, at least 64KiB; past it agents are told to retry (256MiB)", "SIZE" },
         { "max-batch", PW_OPT_INT, &c->max_batch, "frames per write transaction at most (1024)", "N" },
         { "max-db-size", PW_OPT_SIZE, &c->max_db_size, "ceiling for the database, at least 256KiB; 0 = the disk (0)", "SIZE" },
         { "self-interval", PW_OPT_DURATION, &c->self_interval_ms, "how often own counters are stored (10s)", "DURATION" },
@@ -155,6 +157,8 @@ collector_self_metrics(collector *c)
     SELF_COUNTER("frames_stored_total", frames_stored);
     SELF_COUNTER("frames_duplicate_total", frames_duplicate);
     SELF_COUNTER("frames_retry_total", frames_retry);
+    SELF_COUNTER("frames_over_budget_total", frames_over_budget);
+    SELF_COUNTER("inflight_bytes", inflight_bytes);
     SELF_COUNTER("frames_rejected_total", frames_rejected);
     SELF_COUNTER("frames_unsupported_total", frames_unsupported);
     SELF_COUNTER("frames_identity_rejected_total", frames_identity_rejected);
@@ -354,6 +358,7 @@ collector_run(collector *c, const sigset_t *sigs)
     }
     pw_ingest_opts  io = {
         .url = c->listen, .contexts = (size_t) c->contexts,
+        .max_inflight_bytes = c->max_inflight_bytes,
         .tls_ca = c->tls_ca, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
     };
     if ((rc = pw_ingest_start(&io, c->writer, &c->stats, &c->ingest, err, sizeof err)) != PW_OK) {
@@ -391,7 +396,8 @@ collector_run(collector *c, const sigset_t *sigs)
                     "then build; or --web-dir DIR); the API works", ho.web_dir);
     }
     collector_audit(c, "collector.start", PW_VERSION);
-    pw_info("listening on %s, data in %s (%ld contexts)", c->listen, c->data, c->contexts);
+    pw_info("listening on %s, data in %s (%ld contexts, at most %llu bytes of frames in flight)",
+            c->listen, c->data, c->contexts, (unsigned long long) c->max_inflight_bytes);
     for (;;) {
         int sig = sigtimedwait(sigs, NULL, &ts);
 
@@ -442,6 +448,7 @@ main(int argc, char **argv)
         .listen = "tcp://127.0.0.1:7410", .data = "./data",
         .prog = { .name = "poolwatch-collector", .usage = collector_usage_head },
         .contexts = 1024, .max_batch = 1024, .self_interval_ms = 10000,
+        .max_inflight_bytes = 256u << 20,
         .capacity_interval_ms = 60000, .alert_interval_ms = 60000,
         .report_tz_name = PW_REPORT_TZ_DEFAULT, .report_archive_day = 1,
         .audit_retention_ms = PW_AUDIT_DEF_RETENTION_MS,
@@ -471,6 +478,12 @@ main(int argc, char **argv)
                         "--self-interval and --maintenance-interval >= 10ms, "
                         "--capacity-interval and --alert-interval 0 or >= 10ms, "
                         "--max-db-size 0 or >= 256KiB, --audit-retention >= 183d (R12)\n");
+        goto out;
+    }
+    if (c.max_inflight_bytes < (64u << 10)) {
+        fprintf(stderr, "poolwatch-collector: --max-inflight-bytes must be at least 64KiB "
+                        "(it is %llu bytes; sizes take a unit: 256MiB)\n",
+                (unsigned long long) c.max_inflight_bytes);
         goto out;
     }
     if (c.report_archive_day < 0 || c.report_archive_day > 28) {

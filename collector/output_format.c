@@ -1,10 +1,13 @@
 /* output_format.c - CLI output helpers; see output_format.h. */
 #include "output_format.h"
 
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "clock.h"
 
@@ -111,13 +114,101 @@ pw_out_csv_row(FILE *f, size_t n, const char *const *fields)
     putc('\n', f);
 }
 
+/* ---- display width ----------------------------------------------------- */
+
+/*
+ * Widths come from glibc's wcwidth() (its Unicode tables follow each release)
+ * in the C.UTF-8 locale, made the thread's locale with uselocale() for the
+ * length of one call: the CLI never calls setlocale(), so it runs in the "C"
+ * locale, where mbrtowc() takes no byte above 0x7f, and the user's LANG must
+ * not change the output either. Debian's libc-bin, which is Essential, ships
+ * C.UTF-8. Where it is missing each character counts one column: Chinese text
+ * then misaligns, nothing worse.
+ */
+static pthread_once_t out_utf8_once = PTHREAD_ONCE_INIT;
+static locale_t       out_utf8;     /* (locale_t) 0 without C.UTF-8; kept until exit */
+
+static void
+out_utf8_open(void)
+{
+    out_utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
+}
+
+size_t
+pw_out_width(const char *s, size_t len)
+{
+    size_t    i = 0, w;
+    mbstate_t st;
+    locale_t  old;
+
+    /* ASCII, all of most tables, needs no locale: a column a byte. */
+    while (i < len && (unsigned char) s[i] < 0x80)
+        i++;
+    w = i;
+    if (i == len)
+        return w;
+    pthread_once(&out_utf8_once, out_utf8_open);
+    if (out_utf8 == (locale_t) 0) {
+        for (; i < len; i++)
+            w += ((unsigned char) s[i] & 0xc0) != 0x80;     /* lead bytes: one per character */
+        return w;
+    }
+    old = uselocale(out_utf8);
+    memset(&st, 0, sizeof st);
+    while (i < len) {
+        wchar_t wc;
+        size_t  n = mbrtowc(&wc, s + i, len - i, &st);
+        int     cw;
+
+        if (n == (size_t) -1 || n == (size_t) -2) {
+            /* Not UTF-8, or cut short: a column a byte, as a terminal shows U+FFFD. */
+            memset(&st, 0, sizeof st);
+            n = 1;
+            cw = 1;
+        } else {
+            cw = wcwidth(wc);
+            if (cw < 0)                 /* a control character: counted like a bad byte */
+                cw = 1;
+            if (n == 0)                 /* a NUL within len */
+                n = 1;
+        }
+        w += (size_t) cw;
+        i += n;
+    }
+    uselocale(old);
+    return w;
+}
+
+/* s, which is have columns wide, padded with spaces to width columns. */
+static void
+out_pad(FILE *f, const char *s, size_t have, size_t width, bool right)
+{
+    if (!right)
+        fputs(s, f);
+    for (; have < width; have++)
+        putc(' ', f);
+    if (right)
+        fputs(s, f);
+}
+
+void
+pw_out_pad(FILE *f, const char *s, size_t width, bool right)
+{
+    out_pad(f, s, pw_out_width(s, strlen(s)), width, right);
+}
+
 /* ---- tables ------------------------------------------------------------ */
+
+typedef struct out_cell {
+    char  *text;        /* owned */
+    size_t width;       /* pw_out_width of text */
+} out_cell;
 
 struct pw_table {
     size_t             ncols, nrows, cap;
     const char *const *headers;
     bool               right[OUT_MAX_COLS];
-    char             **cells;       /* nrows * ncols, each owned */
+    out_cell          *cells;       /* nrows * ncols */
 };
 
 pw_table *
@@ -142,11 +233,11 @@ pw_table_right(pw_table *t, size_t col)
 pw_err
 pw_table_add(pw_table *t, const char *const *cells)
 {
-    char **row;
+    out_cell *row;
 
     if (t->nrows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        char **c = realloc(t->cells, cap * t->ncols * sizeof *c);
+        size_t    cap = t->cap ? t->cap * 2 : 16;
+        out_cell *c = realloc(t->cells, cap * t->ncols * sizeof *c);
 
         if (c == NULL)
             return PW_ENOMEM;
@@ -155,11 +246,12 @@ pw_table_add(pw_table *t, const char *const *cells)
     }
     row = t->cells + t->nrows * t->ncols;
     for (size_t i = 0; i < t->ncols; i++) {
-        if ((row[i] = strdup(cells[i] != NULL ? cells[i] : "")) == NULL) {
+        if ((row[i].text = strdup(cells[i] != NULL ? cells[i] : "")) == NULL) {
             while (i > 0)
-                free(row[--i]);
+                free(row[--i].text);
             return PW_ENOMEM;
         }
+        row[i].width = pw_out_width(row[i].text, strlen(row[i].text));
     }
     t->nrows++;
     return PW_OK;
@@ -171,21 +263,22 @@ pw_table_rows(const pw_table *t)
     return t->nrows;
 }
 
+#define OUT_HEADER SIZE_MAX   /* the row number of the header row */
+
+/* Row r (or the header); w: each column's width, hw: the headers' (terminal columns). */
 static void
-out_table_row(const pw_table *t, FILE *f, const char *const *cells, const size_t *w)
+out_table_row(const pw_table *t, FILE *f, size_t r, const size_t *w, const size_t *hw)
 {
     for (size_t c = 0; c < t->ncols; c++) {
-        int  width = (int) w[c];
-        bool last = c + 1 == t->ncols;
+        const out_cell *cell = r == OUT_HEADER ? NULL : &t->cells[r * t->ncols + c];
+        const char     *text = cell != NULL ? cell->text : t->headers[c];
 
         if (c > 0)
             fputs("  ", f);
-        if (t->right[c])
-            fprintf(f, "%*s", width, cells[c]);
-        else if (last)
-            fputs(cells[c], f);             /* no trailing blanks */
+        if (c + 1 == t->ncols && !t->right[c])
+            fputs(text, f);                 /* no trailing blanks */
         else
-            fprintf(f, "%-*s", width, cells[c]);
+            out_pad(f, text, cell != NULL ? cell->width : hw[c], w[c], t->right[c]);
     }
     putc('\n', f);
 }
@@ -193,19 +286,17 @@ out_table_row(const pw_table *t, FILE *f, const char *const *cells, const size_t
 void
 pw_table_print(const pw_table *t, FILE *f)
 {
-    size_t w[OUT_MAX_COLS];
+    size_t w[OUT_MAX_COLS], hw[OUT_MAX_COLS];
 
     for (size_t c = 0; c < t->ncols; c++) {
-        w[c] = strlen(t->headers[c]);
-        for (size_t r = 0; r < t->nrows; r++) {
-            size_t n = strlen(t->cells[r * t->ncols + c]);
-            if (n > w[c])
-                w[c] = n;
-        }
+        w[c] = hw[c] = pw_out_width(t->headers[c], strlen(t->headers[c]));
+        for (size_t r = 0; r < t->nrows; r++)
+            if (t->cells[r * t->ncols + c].width > w[c])
+                w[c] = t->cells[r * t->ncols + c].width;
     }
-    out_table_row(t, f, t->headers, w);
+    out_table_row(t, f, OUT_HEADER, w, hw);
     for (size_t r = 0; r < t->nrows; r++)
-        out_table_row(t, f, (const char *const *) (t->cells + r * t->ncols), w);
+        out_table_row(t, f, r, w, hw);
 }
 
 void
@@ -214,7 +305,7 @@ pw_table_free(pw_table *t)
     if (t == NULL)
         return;
     for (size_t i = 0; i < t->nrows * t->ncols; i++)
-        free(t->cells[i]);
+        free(t->cells[i].text);
     free(t->cells);
     free(t);
 }

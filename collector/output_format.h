@@ -49,6 +49,23 @@ void pw_out_csv_field(FILE *f, const char *s, size_t len);
 void pw_out_csv_row(FILE *f, size_t n, const char *const *fields);
 
 /*
+ * Terminal columns that the first len bytes of UTF-8 text s take up: 2 for
+ * each East Asian wide or fullwidth character (CJK ideographs and punctuation,
+ * Hangul, kana, fullwidth forms, most emoji), 0 for combining marks and
+ * zero-width characters, 1 for the others, and 1 for each byte that is not
+ * part of a valid UTF-8 character (or is a control character). The same
+ * whatever the process's locale (LANG, LC_ALL, setlocale).
+ */
+size_t pw_out_width(const char *s, size_t len);
+
+/*
+ * Writes s to f with spaces making it width terminal columns (pw_out_width)
+ * wide: after s, or before it when right. Nothing is added to an s that is
+ * that wide already, and s is never cut.
+ */
+void pw_out_pad(FILE *f, const char *s, size_t width, bool right);
+
+/*
  * A table of text cells, printed with aligned columns. Holds every row until
  * printed, so it is for small results (the hosts list), not for points.
  */
@@ -65,7 +82,10 @@ void      pw_table_right(pw_table *t, size_t col);
 /* Appends a row of ncols cells, copied. PW_ENOMEM. */
 pw_err    pw_table_add(pw_table *t, const char *const *cells);
 size_t    pw_table_rows(const pw_table *t);
-/* Prints header and rows to f, columns two spaces apart. */
+/*
+ * Prints header and rows to f, columns two spaces apart, each as wide as its
+ * widest cell in terminal columns (pw_out_width), so that Chinese text lines up.
+ */
 void      pw_table_print(const pw_table *t, FILE *f);
 void      pw_table_free(pw_table *t);
 

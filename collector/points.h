@@ -31,6 +31,7 @@ typedef int (*pw_points_cb)(void *ctx, int64_t ts_ms, double value);
 /* Flags of pw_points_ops.open. */
 #define PW_POINTS_CREATE 0x1u   /* create the engine's databases if missing */
 #define PW_POINTS_PACK   0x2u   /* storage format 3: the engine may write its packed layout */
+#define PW_POINTS_GROUPED 0x4u  /* storage format 5: open chunks grouped (chunk_heads.h) */
 
 typedef struct pw_points_ops {
     /* Short name for messages ("raw"). */
@@ -54,20 +55,12 @@ typedef struct pw_points_ops {
     int  (*append)(void *state, MDB_txn *txn, uint64_t series_id, int64_t ts_ms, double value);
 
     /*
-     * Optional (NULL: the store calls append for each): stores the n points
-     * s[0..n) of one series (their `series` field is ignored), exactly as n
-     * calls of append in that order would, with less work per point when
-     * they come after the series' newest one.
-     */
-    int  (*append_many)(void *state, MDB_txn *txn, uint64_t series_id, const pw_wire_sample *s,
-                        size_t n);
-
-    /*
-     * Optional (NULL: the store calls append_many or append per series):
+     * Optional (NULL: the store calls append for each point):
      * stores p[0..n) of many series, sorted by series id and each series'
      * points in the order to store them, exactly as append for each point
-     * in that order would. For a group commit's frames: the engine can walk
-     * its records in key order with one cursor.
+     * in that order would. Every write of points goes through it (a group
+     * commit's frames, an import batch), so the engine can walk its
+     * records in key order once.
      */
     int  (*append_sorted)(void *state, MDB_txn *txn, const pw_store_point *p, size_t n);
 
@@ -109,7 +102,7 @@ typedef struct pw_points_ops {
 
 /* The raw engine (points_raw.c): one LMDB record per point (storage format 1). */
 extern const pw_points_ops pw_points_raw;
-/* The chunk engine (points_chunk.c): compressed chunks and rollups (storage formats 2 and 3). */
+/* The chunk engine (points_chunk.c): compressed chunks and rollups (storage formats 2 to 5). */
 extern const pw_points_ops pw_points_chunk;
 
 #endif

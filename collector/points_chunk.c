@@ -35,6 +35,9 @@
 
 #include "bytes.h"
 #include "chunk.h"
+#include "chunk_heads.h"
+#include "grow.h"
+#include "lmdb_env.h"
 #include "rollup.h"
 
 #define PWC_SEAL_POINTS   720        /* 2 h at 10 s: long enough to compress well */
@@ -69,7 +72,8 @@ static const int64_t pwc_block[PW_RES_COUNT_] = { 0, 86400000, 7 * 86400000LL, 2
 
 typedef struct pwc pwc;
 struct pwc {
-    MDB_dbi         head, chunks, rollups, mark, todo, wait;
+    pwh_table       heads;       /* chunk_head: open chunks (chunk_heads.h) */
+    MDB_dbi         chunks, rollups, mark, todo, wait;
     size_t          pack_max;    /* bytes a pack may reach; 0 = no packs (format 2) */
     pthread_mutex_t mu;          /* guards the maintenance scan positions */
     uint64_t        scan_head;   /* next series id for the stale-head scan */
@@ -101,42 +105,6 @@ pwc_key_block(unsigned char k[17], uint64_t id, pw_res res, int64_t block)
     pw_put_ts(k + 9, block);
 }
 
-/* LMDB's default key order: memcmp, then the shorter key first. */
-static int
-pwc_key_cmp(const MDB_val *a, const MDB_val *b)
-{
-    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
-    int    c = memcmp(a->mv_data, b->mv_data, n);
-
-    return c != 0 ? c : (a->mv_size > b->mv_size) - (a->mv_size < b->mv_size);
-}
-
-/*
- * mdb_put, with MDB_APPEND when k sorts after every key of dbi. An ordinary
- * insert that fills a leaf splits it in the middle, leaving two half-full
- * pages; an append splits at the end and leaves the full page full. Records
- * written in key order - maintenance's first pass over an imported history
- * (it works through rollup_todo in key order), a new series' first records -
- * therefore fill their leaves. Costs one descent to the last key.
- */
-static int
-pwc_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
-{
-    MDB_cursor *cur;
-    MDB_val     lk, lv;
-    int         rc;
-
-    if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
-        return rc;
-    rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
-    if (rc == MDB_NOTFOUND || (rc == 0 && pwc_key_cmp(k, &lk) > 0))
-        rc = mdb_cursor_put(cur, k, v, MDB_APPEND);
-    else if (rc == 0)
-        rc = mdb_cursor_put(cur, k, v, 0);
-    mdb_cursor_close(cur);
-    return rc;
-}
-
 /* ---- open / close --------------------------------------------------------- */
 
 static int
@@ -148,7 +116,7 @@ pwc_open(MDB_txn *txn, unsigned flags, void **state)
 
     if (p == NULL)
         return ENOMEM;
-    if ((rc = mdb_dbi_open(txn, "chunk_head", create, &p->head)) != 0
+    if ((rc = pwh_table_open(txn, create, (flags & PW_POINTS_GROUPED) != 0, &p->heads)) != 0
         || (rc = mdb_dbi_open(txn, "chunks", create, &p->chunks)) != 0
         || (rc = mdb_dbi_open(txn, "rollups", create, &p->rollups)) != 0
         || (rc = mdb_dbi_open(txn, "rollup_mark", create, &p->mark)) != 0
@@ -260,18 +228,8 @@ pwc_pack_cost(size_t clen)
 static int
 pwc_pack_add(unsigned char **buf, size_t *len, size_t *cap, const void *c, size_t clen)
 {
-    size_t need = *len + 1 + pwc_pack_cost(clen);
-
-    if (need > *cap) {
-        size_t         ncap = *cap ? *cap : 4096;
-        unsigned char *nb;
-        while (ncap < need)
-            ncap *= 2;
-        if ((nb = realloc(*buf, ncap)) == NULL)
-            return ENOMEM;
-        *buf = nb;
-        *cap = ncap;
-    }
+    if (!pw_grow((void **) buf, cap, *len + 1 + pwc_pack_cost(clen), 1, 4096))
+        return ENOMEM;
     if (*len == 0)
         (*buf)[(*len)++] = PWC_PACK_MAGIC;
     *len += pw_uvarint_put(*buf + *len, clen);
@@ -423,7 +381,7 @@ pwc_range_merge(MDB_txn *txn, MDB_dbi dbi, const unsigned char key[9], int64_t l
     pw_put_be64(buf + 8, (uint64_t) hi);
     v.mv_size = 16;
     v.mv_data = buf;
-    return pwc_put(txn, dbi, &k, &v);
+    return pw_lmdb_put_sorted(txn, dbi, &k, &v);
 }
 
 /*
@@ -530,7 +488,7 @@ pwc_seal_packed(pwc *p, MDB_txn *txn, uint64_t id, int64_t first, const void *c,
         k.mv_data = ck;
         v.mv_size = clen;
         v.mv_data = (void *) c;
-        rc = pwc_put(txn, p->chunks, &k, &v);
+        rc = pw_lmdb_put_sorted(txn, p->chunks, &k, &v);
         goto out;
     } else {
         goto out;
@@ -550,19 +508,19 @@ pwc_seal_packed(pwc *p, MDB_txn *txn, uint64_t id, int64_t first, const void *c,
     k.mv_data = ck;
     v.mv_size = len;
     v.mv_data = buf;
-    rc = pwc_put(txn, p->chunks, &k, &v);
+    rc = pw_lmdb_put_sorted(txn, p->chunks, &k, &v);
 out:
     mdb_cursor_close(cur);
     free(buf);
     return rc;
 }
 
-/* Moves the open chunk of id to the sealed table, unchanged but for its state. */
+/* Moves the open chunk of id (h's) to the sealed table, unchanged but for its state. */
 static int
-pwc_seal_head(pwc *p, MDB_txn *txn, uint64_t id, const void *data, size_t len)
+pwc_seal_head(pwc *p, pwh *h, MDB_txn *txn, uint64_t id, const void *data, size_t len)
 {
-    unsigned char idk[8], ck[16];
-    MDB_val       hk = { 8, idk }, k = { 16, ck }, v;
+    unsigned char ck[16];
+    MDB_val       k = { 16, ck }, v;
     pw_chunk      c;
     int64_t       first = pw_chunk_first_ts(data, len), last = pw_chunk_last_ts(data, len);
     int           rc;
@@ -572,18 +530,17 @@ pwc_seal_head(pwc *p, MDB_txn *txn, uint64_t id, const void *data, size_t len)
         pw_chunk_free(&c);
         return MDB_CORRUPTED;
     }
-    pw_put_be64(idk, id);
     if (p->pack_max > 0) {
         rc = pwc_seal_packed(p, txn, id, first, c.data, c.len);
     } else {
         pwc_key_ts(ck, id, first);
         v.mv_size = c.len;
         v.mv_data = c.data;
-        rc = pwc_put(txn, p->chunks, &k, &v);
+        rc = pw_lmdb_put_sorted(txn, p->chunks, &k, &v);
     }
     pw_chunk_free(&c);
     if (rc == 0)
-        rc = mdb_del(txn, p->head, &hk, NULL);
+        rc = pwh_del(h, id);
     if (rc == 0)
         rc = pwc_mark_dirty(p, txn, id, first, last);
     return rc;
@@ -622,7 +579,7 @@ pwc_packer_flush(pwc *p, MDB_txn *txn, uint64_t id, pwc_packer *pk)
         v.mv_data = (void *) sub.data;
     }
     pwc_key_ts(ck, id, pk->first);
-    rc = pwc_put(txn, p->chunks, &k, &v);
+    rc = pw_lmdb_put_sorted(txn, p->chunks, &k, &v);
     pk->len = 0;
     pk->nchunks = 0;
     return rc;
@@ -719,7 +676,7 @@ pwc_put_sealed(pwc *p, MDB_txn *txn, uint64_t id, const pwc_pts *a)
         pwc_key_ts(ck, id, a->ts[off]);
         v.mv_size = c.len;
         v.mv_data = c.data;
-        rc = pwc_put(txn, p->chunks, &k, &v);
+        rc = pw_lmdb_put_sorted(txn, p->chunks, &k, &v);
         pw_chunk_free(&c);
         if (rc != 0)
             return rc;
@@ -794,40 +751,45 @@ pwc_sealed_last(pwc *p, MDB_txn *txn, uint64_t id, int64_t *last)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Rewrites the open chunk with a point inserted or replaced inside it. */
+/* Rewrites id's open chunk old with a point inserted or replaced inside it. */
 static int
-pwc_rewrite_head(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, const MDB_val *old, int64_t ts, double val)
+pwc_rewrite_head(pwh *h, uint64_t id, const MDB_val *old, int64_t ts, double val)
 {
     pwc_pts  a = { 0 };
     pw_chunk c;
-    MDB_val  v;
     int      rc;
 
     if ((rc = pwc_pts_decode(&a, old->mv_data, old->mv_size)) == 0
         && (rc = pwc_pts_insert(&a, ts, val)) == 0
         && (rc = pwc_encode(&c, a.ts, a.v, a.n, 0)) == 0) {
-        v.mv_size = c.len;
-        v.mv_data = c.data;
-        rc = mdb_put(txn, dbi, k, &v, 0);
+        rc = pwh_put(h, id, c.data, c.len);
         pw_chunk_free(&c);
     }
     pwc_pts_free(&a);
     return rc;
 }
 
+/* Puts the grown open chunk c of id back, or seals it when it is full; frees c either way. */
 static int
-pwc_append(void *state, MDB_txn *txn, uint64_t id, int64_t ts, double val)
+pwc_head_store(pwc *p, pwh *h, MDB_txn *txn, uint64_t id, pw_chunk *c, bool full)
 {
-    pwc          *p = state;
-    unsigned char idk[8];
-    MDB_val       k = { 8, idk }, v;
-    pw_chunk      c;
-    int64_t       first, last;
-    uint32_t      count;
-    int           rc;
+    int rc = full ? pwc_seal_head(p, h, txn, id, c->data, c->len) : pwh_put(h, id, c->data, c->len);
 
-    pw_put_be64(idk, id);
-    rc = mdb_get(txn, p->head, &k, &v);
+    pw_chunk_free(c);
+    return rc;
+}
+
+/* One point of id, through h: appended, inserted, merged into sealed data or a new open chunk. */
+static int
+pwc_append_one(pwc *p, pwh *h, MDB_txn *txn, uint64_t id, int64_t ts, double val)
+{
+    MDB_val  v;
+    pw_chunk c;
+    int64_t  first, last;
+    uint32_t count;
+    int      rc;
+
+    rc = pwh_get(h, id, &v);
     if (rc == MDB_NOTFOUND) {
         /* A new open chunk must start after the sealed data, or they would overlap. */
         if ((rc = pwc_sealed_last(p, txn, id, &last)) != 0)
@@ -836,9 +798,7 @@ pwc_append(void *state, MDB_txn *txn, uint64_t id, int64_t ts, double val)
             return pwc_merge_sealed(p, txn, id, ts, val);
         if ((rc = pwc_encode(&c, &ts, &val, 1, 0)) != 0)
             return rc;
-        v.mv_size = c.len;
-        v.mv_data = c.data;
-        rc = mdb_put(txn, p->head, &k, &v, 0);
+        rc = pwh_put(h, id, c.data, c.len);
         pw_chunk_free(&c);
         return rc;
     }
@@ -849,50 +809,50 @@ pwc_append(void *state, MDB_txn *txn, uint64_t id, int64_t ts, double val)
     if (ts < first)
         return pwc_merge_sealed(p, txn, id, ts, val);
     if (ts <= last)
-        return pwc_rewrite_head(txn, p->head, &k, &v, ts, val);
+        return pwc_rewrite_head(h, id, &v, ts, val);
     pw_chunk_init(&c);
     if (pw_chunk_load(&c, v.mv_data, v.mv_size) != PW_OK || pw_chunk_append(&c, ts, val) != PW_OK) {
         pw_chunk_free(&c);
         return MDB_CORRUPTED;
     }
-    if (count + 1 >= PWC_SEAL_POINTS) {
-        rc = pwc_seal_head(p, txn, id, c.data, c.len);
-    } else {
-        v.mv_size = c.len;
-        v.mv_data = c.data;
-        rc = mdb_put(txn, p->head, &k, &v, 0);
-    }
-    pw_chunk_free(&c);
-    return rc;
+    return pwc_head_store(p, h, txn, id, &c, count + 1 >= PWC_SEAL_POINTS);
+}
+
+static int
+pwc_append(void *state, MDB_txn *txn, uint64_t id, int64_t ts, double val)
+{
+    pwc *p = state;
+    pwh  h;
+
+    pwh_begin(&h, &p->heads, txn, true);
+    return pwh_end(&h, pwc_append_one(p, &h, txn, id, ts, val));
 }
 
 /*
- * Points s[0..n) of one series: those after the open chunk's last point are
- * appended to one load of it, written back once (or sealed on the way);
- * any other point, and the first one of a series with no open chunk, takes
- * pwc_append. Same result as n pwc_append calls.
+ * Points pt[0..n) of one series: those after the open chunk's last point
+ * are appended to one load of it, written back once (or sealed on the
+ * way); any other point, and the first one of a series with no open
+ * chunk, takes pwc_append_one. Same result as n pwc_append calls.
  */
 static int
-pwc_append_many(void *state, MDB_txn *txn, uint64_t id, const pw_wire_sample *s, size_t n)
+pwc_append_series(pwc *p, pwh *h, MDB_txn *txn, const pw_store_point *pt, size_t n)
 {
-    pwc          *p = state;
-    unsigned char idk[8];
-    MDB_val       k = { 8, idk }, v;
-    pw_chunk      c;
-    int64_t       first, last;
-    uint32_t      count;
-    size_t        i = 0;
-    int           rc;
+    uint64_t id = pt[0].series_id;
+    MDB_val  v;
+    pw_chunk c;
+    int64_t  first, last;
+    uint32_t count;
+    size_t   i = 0;
+    int      rc;
 
-    pw_put_be64(idk, id);
     while (i < n) {
         bool sealed = false;
 
-        rc = mdb_get(txn, p->head, &k, &v);
+        rc = pwh_get(h, id, &v);
         if (rc == 0 && pw_chunk_info(v.mv_data, v.mv_size, &count, &first, &last) != PW_OK)
             return MDB_CORRUPTED;
-        if (rc == MDB_NOTFOUND || (rc == 0 && s[i].ts_ms <= last)) {
-            if ((rc = pwc_append(p, txn, id, s[i].ts_ms, s[i].value)) != 0)
+        if (rc == MDB_NOTFOUND || (rc == 0 && pt[i].ts_ms <= last)) {
+            if ((rc = pwc_append_one(p, h, txn, id, pt[i].ts_ms, pt[i].value)) != 0)
                 return rc;
             i++;
             continue;
@@ -904,115 +864,46 @@ pwc_append_many(void *state, MDB_txn *txn, uint64_t id, const pw_wire_sample *s,
             pw_chunk_free(&c);
             return MDB_CORRUPTED;
         }
-        for (; i < n && s[i].ts_ms > last; i++) {
-            if (pw_chunk_append(&c, s[i].ts_ms, s[i].value) != PW_OK) {
+        for (; i < n && pt[i].ts_ms > last; i++) {
+            if (pw_chunk_append(&c, pt[i].ts_ms, pt[i].value) != PW_OK) {
                 pw_chunk_free(&c);
                 return MDB_CORRUPTED;
             }
-            last = s[i].ts_ms;
+            last = pt[i].ts_ms;
             if (++count >= PWC_SEAL_POINTS) {
                 i++;
                 sealed = true;
                 break;
             }
         }
-        if (sealed) {
-            rc = pwc_seal_head(p, txn, id, c.data, c.len);
-        } else {
-            v.mv_size = c.len;
-            v.mv_data = c.data;
-            rc = mdb_put(txn, p->head, &k, &v, 0);
-        }
-        pw_chunk_free(&c);
-        if (rc != 0)
+        if ((rc = pwc_head_store(p, h, txn, id, &c, sealed)) != 0)
             return rc;
     }
     return 0;
 }
 
-/* Points p[0..n) of one series, as that many pwc_append calls. */
-static int
-pwc_append_run(pwc *p, MDB_txn *txn, const pw_store_point *pt, size_t n)
-{
-    int rc = 0;
-
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = pwc_append(p, txn, pt[i].series_id, pt[i].ts_ms, pt[i].value);
-    return rc;
-}
-
 /*
- * Points of many series, sorted by series (points.h): one cursor walks the
- * open chunks in key order, so each is found as the record after the
- * previous one (an agent's series have consecutive ids) or else from the
- * page the cursor is on, and written back where it is (MDB_CURRENT),
- * without the two searches from the root of mdb_get + mdb_put. The common case - one point
- * after the open chunk's last, no seal - takes that path; anything else (a
- * series with several points, no open chunk, an older point, a seal) goes
- * through pwc_append, after which the cursor is opened afresh since those
- * calls write through other cursors.
+ * Points of many series, sorted by series (points.h), through one view of
+ * the open chunks: the series of one group (format 5) share one read and
+ * one write of its record; per series, one cursor walks the records in key
+ * order (an agent's series have consecutive ids) and writes each back
+ * where it stands.
  */
 static int
 pwc_append_sorted(void *state, MDB_txn *txn, const pw_store_point *pt, size_t n)
 {
-    pwc          *p = state;
-    MDB_cursor   *cur = NULL;
-    unsigned char idk[8];
-    MDB_val       k, v;
-    pw_chunk      c;
-    int64_t       first, last = 0;
-    uint32_t      count = 0;
-    size_t        j;
-    bool          at = false;       /* cur is on the previous series' open chunk */
-    int           rc = 0;
+    pwc   *p = state;
+    pwh    h;
+    size_t j;
+    int    rc = 0;
 
+    pwh_begin(&h, &p->heads, txn, true);
     for (size_t i = 0; i < n && rc == 0; i = j) {
         for (j = i + 1; j < n && pt[j].series_id == pt[i].series_id; j++)
             ;
-        if (cur == NULL && (rc = mdb_cursor_open(txn, p->head, &cur)) != 0)
-            break;
-        pw_put_be64(idk, pt[i].series_id);
-        /* An agent's series have consecutive ids: the next record is likely the one. */
-        if (at && mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0 && k.mv_size == 8
-            && memcmp(k.mv_data, idk, 8) == 0) {
-            rc = 0;
-        } else {
-            k.mv_size = 8;
-            k.mv_data = idk;
-            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-        }
-        at = false;
-        if (rc != 0 && rc != MDB_NOTFOUND)
-            break;
-        if (rc == 0 && pw_chunk_info(v.mv_data, v.mv_size, &count, &first, &last) != PW_OK) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        if (rc == MDB_NOTFOUND || j - i > 1 || pt[i].ts_ms <= last || count + 1 >= PWC_SEAL_POINTS) {
-            mdb_cursor_close(cur);
-            cur = NULL;
-            rc = pwc_append_run(p, txn, pt + i, j - i);
-            continue;
-        }
-        pw_chunk_init(&c);
-        if (pw_chunk_load(&c, v.mv_data, v.mv_size) != PW_OK
-            || pw_chunk_append(&c, pt[i].ts_ms, pt[i].value) != PW_OK) {
-            pw_chunk_free(&c);
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        /* Our own key bytes: the cursor's point into the page the put rewrites. */
-        k.mv_size = 8;
-        k.mv_data = idk;
-        v.mv_size = c.len;
-        v.mv_data = c.data;
-        rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT);
-        pw_chunk_free(&c);
-        at = rc == 0;
+        rc = pwc_append_series(p, &h, txn, pt + i, j - i);
     }
-    if (cur != NULL)
-        mdb_cursor_close(cur);
-    return rc;
+    return pwh_end(&h, rc);
 }
 
 /* ---- range ----------------------------------------------------------------- */
@@ -1057,11 +948,11 @@ static int
 pwc_range(void *state, MDB_txn *txn, uint64_t id, int64_t from, int64_t to, pw_points_cb cb,
           void *ctx)
 {
-    pwc          *p = state;
-    MDB_cursor   *cur;
-    unsigned char idk[8];
-    MDB_val       k, v;
-    int           rc, stop = 0;
+    pwc        *p = state;
+    MDB_cursor *cur;
+    MDB_val     k, v;
+    pwh         h;
+    int         rc, stop = 0;
 
     if (from > to)
         return 0;
@@ -1081,15 +972,11 @@ pwc_range(void *state, MDB_txn *txn, uint64_t id, int64_t from, int64_t to, pw_p
         return rc;
     if (stop)
         return 0;
-    pw_put_be64(idk, id);
-    k.mv_size = 8;
-    k.mv_data = idk;
-    rc = mdb_get(txn, p->head, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return rc;
-    return pwc_emit(&v, from, to, cb, ctx, &stop);
+    pwh_begin(&h, &p->heads, txn, false);
+    rc = pwh_get(&h, id, &v);
+    if (rc == 0)
+        rc = pwc_emit(&v, from, to, cb, ctx, &stop);
+    return pwh_end(&h, rc == MDB_NOTFOUND ? 0 : rc);
 }
 
 /* ---- rollup buckets ---------------------------------------------------------- */
@@ -1336,7 +1223,7 @@ pwc_block_put(pwc *p, MDB_txn *txn, const unsigned char key[17], const pw_rollup
     }
     v.mv_size = total;
     v.mv_data = buf;
-    rc = pwc_put(txn, p->rollups, &k, &v);
+    rc = pw_lmdb_put_sorted(txn, p->rollups, &k, &v);
 out:
     while (made-- > 0)
         pw_chunk_free(&cols[made]);
@@ -1531,18 +1418,17 @@ pwc_rollups(void *state, MDB_txn *txn, uint64_t id, pw_res res, int64_t from, in
 static int
 pwc_sealed_until(pwc *p, MDB_txn *txn, uint64_t id, int64_t *until)
 {
-    unsigned char idk[8];
-    MDB_val       k = { 8, idk }, v;
-    int64_t       last;
-    int           rc;
+    MDB_val v;
+    int64_t last;
+    pwh     h;
+    int     rc;
 
-    pw_put_be64(idk, id);
-    rc = mdb_get(txn, p->head, &k, &v);
-    if (rc == 0) {
+    *until = INT64_MIN;
+    pwh_begin(&h, &p->heads, txn, false);
+    rc = pwh_get(&h, id, &v);
+    if (rc == 0)
         *until = pw_chunk_first_ts(v.mv_data, v.mv_size);
-        return 0;
-    }
-    if (rc != MDB_NOTFOUND)
+    if ((rc = pwh_end(&h, rc)) != MDB_NOTFOUND)
         return rc;
     if ((rc = pwc_sealed_last(p, txn, id, &last)) != 0)
         return rc;
@@ -1600,7 +1486,7 @@ pwc_rollup_range(pwc *p, MDB_txn *txn, uint64_t id, pw_res res, int64_t lo, int6
             unsigned char mv[8];
             MDB_val       v = { 8, mv };
             pw_put_be64(mv, (uint64_t) to);
-            if ((rc = pwc_put(txn, p->mark, &k, &v)) != 0)
+            if ((rc = pw_lmdb_put_sorted(txn, p->mark, &k, &v)) != 0)
                 return rc;
         }
     }
@@ -1614,23 +1500,20 @@ pwc_rollup_range(pwc *p, MDB_txn *txn, uint64_t id, pw_res res, int64_t lo, int6
 static int
 pwc_seal_stale(pwc *p, MDB_txn *txn, int64_t now, unsigned budget, unsigned *spent, bool *more)
 {
-    MDB_cursor   *cur;
-    unsigned char idk[8];
-    MDB_val       k = { 8, idk }, v;
-    unsigned      looked = 0;
-    int           rc;
+    MDB_val  v;
+    pwh      h;
+    uint64_t id;
+    unsigned looked = 0;
+    int      rc = 0;
 
     pthread_mutex_lock(&p->mu);
-    pw_put_be64(idk, p->scan_head);
+    id = p->scan_head;
     pthread_mutex_unlock(&p->mu);
-    if ((rc = mdb_cursor_open(txn, p->head, &cur)) != 0)
-        return rc;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && *spent < budget && looked < 4096) {
-        uint64_t id = pw_get_be64(k.mv_data);
+    pwh_begin(&h, &p->heads, txn, true);
+    while (*spent < budget && looked < 4096 && (rc = pwh_next(&h, id, &id, &v)) == 0) {
         looked++;
         if (pw_chunk_last_ts(v.mv_data, v.mv_size) < now - PWC_STALE_MS) {
-            /* Copy out: the seal deletes the record the cursor points at. */
+            /* Copy out: the seal deletes the bytes v points at. */
             void  *copy = malloc(v.mv_size);
             size_t len = v.mv_size;
             if (copy == NULL) {
@@ -1638,30 +1521,23 @@ pwc_seal_stale(pwc *p, MDB_txn *txn, int64_t now, unsigned budget, unsigned *spe
                 break;
             }
             memcpy(copy, v.mv_data, len);
-            mdb_cursor_close(cur);
-            rc = pwc_seal_head(p, txn, id, copy, len);
+            rc = pwc_seal_head(p, &h, txn, id, copy, len);
             free(copy);
             (*spent)++;
-            if (rc != 0 || (rc = mdb_cursor_open(txn, p->head, &cur)) != 0)
-                return rc;
-            pw_put_be64(idk, id + 1);
-            k.mv_size = 8;
-            k.mv_data = idk;
-            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-            continue;
+            if (rc != 0)
+                break;
         }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        id++;
     }
     pthread_mutex_lock(&p->mu);
     if (rc == MDB_NOTFOUND) {
         p->scan_head = 0;               /* wrapped: start over next time */
     } else if (rc == 0) {
-        p->scan_head = pw_get_be64(k.mv_data);
+        p->scan_head = id;
         *more = true;
     }
     pthread_mutex_unlock(&p->mu);
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return pwh_end(&h, rc == MDB_NOTFOUND ? 0 : rc);
 }
 
 /*
@@ -1752,7 +1628,7 @@ pwc_trim_pack(pwc *p, MDB_txn *txn, MDB_cursor *cur, uint64_t id, const MDB_val 
         pwc_key_ts(ck, id, first);
         nv.mv_size = len;
         nv.mv_data = buf;
-        rc = pwc_put(txn, p->chunks, &k, &nv);
+        rc = pw_lmdb_put_sorted(txn, p->chunks, &k, &nv);
     }
     free(buf);
     return rc;
@@ -1909,7 +1785,6 @@ const pw_points_ops pw_points_chunk = {
     .open     = pwc_open,
     .close    = pwc_close,
     .append   = pwc_append,
-    .append_many = pwc_append_many,
     .append_sorted = pwc_append_sorted,
     .range    = pwc_range,
     .rollups  = pwc_rollups,

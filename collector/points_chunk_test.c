@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -77,6 +78,7 @@ struct ctx {
     char     *dir;
     uint64_t  seq;
     uint64_t  id;       /* series id of "m{host=h}" once written */
+    unsigned  flags;    /* pw_store_open's: an older format */
 };
 
 static void
@@ -84,7 +86,7 @@ ctx_open(ctx *c)
 {
     char err[256];
 
-    assert_int_equal(pw_store_open(c->dir, 0, &c->s, err, sizeof err), PW_OK);
+    assert_int_equal(pw_store_open(c->dir, c->flags, &c->s, err, sizeof err), PW_OK);
 }
 
 static void
@@ -765,6 +767,18 @@ pack_cost(size_t clen)
  * Returns the records seen.
  */
 #define PACK_PAGES 8
+
+/* Opens database db of the store in dir (closed) for reading: *env and *txn to end by the caller. */
+static void
+peek_open(const char *dir, const char *db, MDB_env **env, MDB_txn **txn, MDB_dbi *dbi)
+{
+    assert_int_equal(mdb_env_create(env), 0);
+    mdb_env_set_maxdbs(*env, 32);
+    assert_int_equal(mdb_env_open(*env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(*env, NULL, MDB_RDONLY, txn), 0);
+    assert_int_equal(mdb_dbi_open(*txn, db, 0, dbi), 0);
+}
+
 static size_t
 check_pack_sizes(const char *dir, bool full)
 {
@@ -778,11 +792,7 @@ check_pack_sizes(const char *dir, bool full)
     uint64_t    prev_id = 0;
     int         rc;
 
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 32);
-    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0640), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "chunks", 0, &dbi), 0);
+    peek_open(dir, "chunks", &env, &txn, &dbi);
     assert_int_equal(mdb_stat(txn, dbi, &st), 0);
     psize = st.ms_psize;
     max = psize * PACK_PAGES - 16;
@@ -904,6 +914,234 @@ test_pack_fill(void **state)
     ctx_done(&c);
 }
 
+/* Folds v[0..n) into one 5-minute bucket and returns it. */
+static pw_rollup
+fold_one(const double *v, size_t n)
+{
+    pw_rollup_fold f;
+    pw_rollup      r;
+
+    pw_rollup_fold_init(&f, 300000);
+    for (size_t i = 0; i < n; i++)
+        assert_false(pw_rollup_fold_add(&f, T0 + 1000 * (int64_t) (i + 1), v[i], &r));
+    assert_true(pw_rollup_fold_end(&f, &r));
+    assert_int_equal(r.count, n);
+    return r;
+}
+
+/*
+ * A bucket's sum of decimals is their exact decimal sum (which the codec
+ * stores in a few bits), not the doubles' running sum with its tail of
+ * rounding bits; any other sum stays within the summation's error bound.
+ */
+static void
+test_rollup_sum_is_decimal(void **state)
+{
+    double   v[64], naive, bound;
+    unsigned seed = 3;
+    int64_t  k;
+
+    (void) state;
+    for (int i = 0; i < 30; i++)
+        v[i] = 0.1;
+    naive = 0;
+    for (int i = 0; i < 30; i++)
+        naive += v[i];
+    assert_true(naive != 3.0);                      /* what adding doubles gives */
+    assert_true(fold_one(v, 30).sum == 3.0);
+    /* 2-decimal gauges and 1/100 s counters near 10^6: k / 100 with k the sum of the ks */
+    for (int round = 0; round < 200; round++) {
+        int64_t base = round % 2 ? 100000000 : 0;
+
+        k = 0;
+        for (int i = 0; i < 30; i++) {
+            int64_t ki = base + rand_r(&seed) % 1000 - (round % 3 == 0 ? 500 : 0);
+            v[i] = (double) ki / 100;
+            k += ki;
+        }
+        assert_true(fold_one(v, 30).sum == (double) k / 100);
+    }
+    /* full-precision values: within (n - 1) 2^-52 of the sum of magnitudes */
+    for (int round = 0; round < 200; round++) {
+        pw_rollup r;
+
+        naive = bound = 0;
+        for (int i = 0; i < 64; i++) {
+            v[i] = (rand_r(&seed) / (double) RAND_MAX - 0.3) * 1e3 * (i + 1);
+            naive += v[i];
+            bound += fabs(v[i]);
+        }
+        r = fold_one(v, 64);
+        assert_true(fabs(r.sum - naive) <= 63 * 0x1p-52 * bound);
+    }
+    /* one point keeps its bits; NaN and infinities stay what they are */
+    v[0] = M_PI;
+    assert_true(fold_one(v, 1).sum == M_PI);
+    v[0] = 1.5;
+    v[1] = NAN;
+    assert_true(isnan(fold_one(v, 2).sum));
+    v[1] = INFINITY;
+    assert_true(isinf(fold_one(v, 2).sum));
+}
+
+/* ---- many series: open chunks per series (format 4) and grouped (5) ------ */
+
+#define MS_HOSTS  3
+#define MS_PER    50             /* series a host: ids 1-150, groups of 64 cut across hosts */
+
+typedef struct ms_ids ms_ids;
+struct ms_ids {
+    uint64_t id[MS_HOSTS][MS_PER];
+};
+
+static int
+ms_find(void *arg, uint64_t id, const char *key, size_t keylen)
+{
+    ms_ids *m = arg;
+    int     h, k;
+
+    (void) keylen;
+    assert_int_equal(sscanf(key, "m{host=\"h%d\",k=\"%d\"}", &h, &k), 2);
+    m->id[h][k] = id;
+    return 0;
+}
+
+/* Every series of the store reads back as its model. */
+static void
+ms_check(ctx *c, model want[MS_HOSTS][MS_PER])
+{
+    pw_store_txn *t;
+    ms_ids        ids = { 0 };
+
+    assert_int_equal(pw_store_read_begin(c->s, &t), PW_OK);
+    assert_int_equal(pw_store_series_scan(t, "m", ms_find, &ids), PW_OK);
+    for (int h = 0; h < MS_HOSTS; h++) {
+        for (int k = 0; k < MS_PER; k++) {
+            model got = { 0 };
+
+            assert_true(ids.id[h][k] != 0);
+            assert_int_equal(pw_store_points(t, ids.id[h][k], INT64_MIN, INT64_MAX, collect_point,
+                                             &got), PW_OK);
+            assert_same(&want[h][k], &got, INT64_MIN, INT64_MAX);
+            model_free(&got);
+        }
+    }
+    pw_store_read_end(t);
+}
+
+/*
+ * One txn: a frame per host with, for each of its series, the points of
+ * steps [from, to), and per series k == extra_k one more point (ts, v).
+ */
+static void
+ms_write(ctx *c, model want[MS_HOSTS][MS_PER], int from, int to, int extra_k, int64_t ets, double ev)
+{
+    static tf_frame t;
+    static char     hosts[MS_HOSTS][8], kv[MS_PER][8];
+    pw_store_txn   *txn;
+    bool            dup;
+    unsigned        seed = (unsigned) from;
+
+    assert_int_equal(pw_store_write_begin(c->s, &txn), PW_OK);
+    for (int h = 0; h < MS_HOSTS; h++) {
+        snprintf(hosts[h], sizeof hosts[h], "h%d", h);
+        tf_init(&t, hosts[h], 1, ++c->seq, hosts[h]);
+        for (int k = 0; k < MS_PER; k++) {
+            uint32_t sid;
+
+            snprintf(kv[k], sizeof kv[k], "%d", k);
+            sid = tf_series(&t, "m", "k", kv[k], NULL);
+            for (int i = from; i < to; i++) {
+                int64_t ts = T0 + (int64_t) i * 10000;
+                double  v = gen_value((size_t) i, k % 3, &seed);
+
+                tf_sample(&t, sid, ts, v);
+                model_put(&want[h][k], ts, v);
+            }
+            if (k == extra_k) {
+                tf_sample(&t, sid, ets, ev);
+                model_put(&want[h][k], ets, ev);
+            }
+        }
+        assert_int_equal(pw_store_write_frame(txn, &t.f, T0, &dup), PW_OK);
+        assert_false(dup);
+    }
+    assert_int_equal(pw_store_write_commit(txn), PW_OK);
+}
+
+/* Records left in chunk_head (the store closed). */
+static size_t
+ms_head_records(const char *dir)
+{
+    MDB_env    *env;
+    MDB_txn    *txn;
+    MDB_dbi     dbi;
+    MDB_cursor *cur;
+    MDB_val     k, v;
+    size_t      n = 0;
+
+    peek_open(dir, "chunk_head", &env, &txn, &dbi);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0)
+        n++;
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return n;
+}
+
+/*
+ * 150 series of 3 hosts written a step at a time past their first seal,
+ * with late points (sealed and open) and rewrites, then many steps in one
+ * frame (runs that cross a seal), a reopen, and quiet series sealed by
+ * maintenance: all read back as written, in both layouts of open chunks.
+ */
+static void
+test_many_series(void **state)
+{
+    static model want[MS_HOSTS][MS_PER];
+
+    (void) state;
+    for (int f = 4; f <= 5; f++) {
+        ctx c;
+
+        memset(&c, 0, sizeof c);
+        c.dir = tf_tmpdir();
+        c.flags = f == 4 ? PW_STORE_FORMAT4 : 0;
+        ctx_open(&c);
+        memset(want, 0, sizeof want);
+        for (int step = 0; step < 700; step++) {
+            /* every 25 steps a late point: into sealed data, or into the open chunk */
+            int     k = step % 25 == 24 ? (step / 25) % MS_PER : -1;
+            int64_t late = step > 720 / 2 && step % 50 == 24 ? (step - 400) : (step - 3);
+
+            ms_write(&c, want, step, step + 1, k, T0 + (late < 0 ? -late : late) * 10000 + 5000,
+                     -(double) step);
+            if (step % 100 == 99)           /* a rewrite of an existing time */
+                ms_write(&c, want, step - 2, step - 1, -1, 0, 0);
+        }
+        ms_check(&c, want);
+        ms_write(&c, want, 700, 760, 7, T0 + 10000 * 100, 1e6);  /* 60 steps: runs past the seal */
+        ms_check(&c, want);
+        pw_store_close(c.s);
+        assert_int_equal(ms_head_records(c.dir), f == 5 ? 3 : MS_HOSTS * MS_PER);
+        ctx_open(&c);
+        ms_check(&c, want);
+        /* a day later every open chunk is sealed by maintenance */
+        maintain_all(&c, T0 + DAY, keep_all);
+        ms_check(&c, want);
+        pw_store_close(c.s);
+        assert_int_equal(ms_head_records(c.dir), 0);
+        ctx_open(&c);
+        ms_write(&c, want, 8700, 8701, -1, 0, 0);             /* and new points after them */
+        ms_check(&c, want);
+        for (int h = 0; h < MS_HOSTS; h++)
+            for (int k = 0; k < MS_PER; k++)
+                model_free(&want[h][k]);
+        ctx_done(&c);
+    }
+}
+
 int
 main(void)
 {
@@ -916,6 +1154,8 @@ main(void)
         cmocka_unit_test(test_bytes_per_sample),
         cmocka_unit_test(test_packs),
         cmocka_unit_test(test_pack_fill),
+        cmocka_unit_test(test_many_series),
+        cmocka_unit_test(test_rollup_sum_is_decimal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,44 @@ pw_rollup_fold_init(pw_rollup_fold *f, int64_t width)
 {
     f->width = width;
     f->cur.count = 0;
+    f->sabs = 0;
+}
+
+/*
+ * The bucket's sum as the shortest decimal within the summation's error
+ * bound (rollup.h). The bound: adding n doubles in order errs by at most
+ * (n - 1) u times the sum of their magnitudes (u = 2^-53); twice that is
+ * allowed. k / 10^s is an IEEE division, correctly rounded, as the codec
+ * computes decimals, so the value found is one the codec stores as a
+ * decimal.
+ */
+static double
+rollup_snap_sum(double sum, double sabs, uint64_t n)
+{
+    double tol = (double) (n - 1) * 0x1p-52 * sabs, p10 = 1;
+
+    if (!isfinite(sum) || !isfinite(tol) || sum == 0)
+        return sum;
+    for (int s = 0; s <= 15; s++, p10 *= 10) {
+        double scaled = sum * p10, k, cand;
+
+        if (fabs(scaled) >= 0x1p53)
+            break;
+        k = nearbyint(scaled);
+        cand = k / p10;
+        if (fabs(cand - sum) <= tol)
+            return cand == 0 ? 0 : cand;
+    }
+    return sum;
+}
+
+static void
+rollup_finish(pw_rollup_fold *f, pw_rollup *done)
+{
+    *done = f->cur;
+    done->sum = rollup_snap_sum(f->cur.sum, f->sabs, f->cur.count);
+    f->cur.count = 0;
+    f->sabs = 0;
 }
 
 bool
@@ -52,9 +90,8 @@ pw_rollup_fold_add(pw_rollup_fold *f, int64_t ts, double v, pw_rollup *done)
     bool    finished = false;
 
     if (f->cur.count > 0 && f->cur.start != start) {
-        *done = f->cur;
+        rollup_finish(f, done);
         finished = true;
-        f->cur.count = 0;
     }
     if (f->cur.count == 0)
         f->cur = (pw_rollup) { .start = start, .min = v, .max = v };
@@ -63,6 +100,7 @@ pw_rollup_fold_add(pw_rollup_fold *f, int64_t ts, double v, pw_rollup *done)
     if (v > f->cur.max || isnan(f->cur.max))
         f->cur.max = v;
     f->cur.sum += v;
+    f->sabs += fabs(v);
     f->cur.last = v;
     f->cur.last_ts = ts;
     f->cur.count++;
@@ -74,8 +112,7 @@ pw_rollup_fold_end(pw_rollup_fold *f, pw_rollup *done)
 {
     if (f->cur.count == 0)
         return false;
-    *done = f->cur;
-    f->cur.count = 0;
+    rollup_finish(f, done);
     return true;
 }
 

@@ -17,6 +17,7 @@
 typedef struct pw_rollup_fold {
     int64_t   width;     /* bucket width, ms */
     pw_rollup cur;       /* bucket being filled; cur.count == 0: none */
+    double    sabs;      /* sum of |v| of cur's points: bounds the error of cur.sum */
 } pw_rollup_fold;
 
 /* A fold with buckets (s, s + width] of width ms (> 0), s a multiple of width (UTC). */
@@ -26,6 +27,17 @@ void pw_rollup_fold_init(pw_rollup_fold *f, int64_t width);
  * Adds a point (ts not before the previous one). Returns true, with the
  * finished bucket in *done, when the point starts a new bucket.
  * NaN never becomes min or max while a number is there.
+ *
+ * A finished bucket's sum is the decimal with the fewest digits (k / 10^s,
+ * s <= 15, |k| < 2^53, as the chunk codec's decimal mode has it) within
+ * the float summation's error bound ((n - 1) 2^-52 times the sum of |v|,
+ * twice the bound proper) of the summed doubles, or the summed doubles
+ * when there is none (one point: its value as it is). For points
+ * that are decimals (what agents send: ticks / 100, "0.52") that is their
+ * exact decimal sum, where adding doubles leaves a tail of rounding bits
+ * that no codec compresses (a 5-minute sum cost 5.6 bytes a bucket, the
+ * other five columns 1.6 or less); for any other points it is a value the
+ * summation could equally have given.
  */
 bool pw_rollup_fold_add(pw_rollup_fold *f, int64_t ts, double v, pw_rollup *done);
 

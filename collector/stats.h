@@ -16,7 +16,9 @@ typedef struct pw_collector_stats {
     atomic_uint_fast64_t bytes_received;
     atomic_uint_fast64_t frames_stored;
     atomic_uint_fast64_t frames_duplicate;
-    atomic_uint_fast64_t frames_retry;          /* answered "retry later" (disk full, ...) */
+    atomic_uint_fast64_t frames_retry;          /* answered "retry later" (disk full, over budget) */
+    atomic_uint_fast64_t frames_over_budget;    /* of those: over --max-inflight-bytes (ingest.c) */
+    atomic_uint_fast64_t inflight_bytes;        /* decoded bytes of frames taken, not yet answered */
     atomic_uint_fast64_t frames_rejected;       /* malformed or over a limit */
     atomic_uint_fast64_t frames_unsupported;    /* wire version this collector lacks */
     atomic_uint_fast64_t samples_stored;

@@ -271,7 +271,8 @@ store_open_dbs(pw_store *s, MDB_txn *txn, char *errbuf, size_t errlen)
     if (rc == MDB_NOTFOUND && !rdonly) {
         /* A new store: stamp the format before anything else exists. */
         s->format = (s->flags & PW_STORE_FORMAT2) ? PWS_FORMAT_CHUNK
-                    : (s->flags & PW_STORE_FORMAT3) ? PWS_FORMAT_HASHED : PWS_FORMAT;
+                    : (s->flags & PW_STORE_FORMAT3) ? PWS_FORMAT_HASHED
+                    : (s->flags & PW_STORE_FORMAT4) ? PWS_FORMAT_SYMBOLS : PWS_FORMAT;
         pw_put_be32(fmt, s->format);
         val.mv_size = sizeof fmt;
         val.mv_data = fmt;
@@ -324,7 +325,8 @@ store_open_dbs(pw_store *s, MDB_txn *txn, char *errbuf, size_t errlen)
         goto fail;
     what = s->points->name;
     rc = s->points->open(txn, (rdonly ? 0 : PW_POINTS_CREATE)
-                              | (s->format >= PWS_FORMAT_HASHED ? PW_POINTS_PACK : 0),
+                              | (s->format >= PWS_FORMAT_HASHED ? PW_POINTS_PACK : 0)
+                              | (s->format >= PWS_FORMAT_GROUPED ? PW_POINTS_GROUPED : 0),
                          &s->points_state);
     if (rc != 0)
         goto fail;

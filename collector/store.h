@@ -53,12 +53,14 @@ typedef struct pw_store_point {
 
 #define PW_STORE_RDONLY 0x1u
 /*
- * Creates a new store in an older storage format (2 or 3) instead of the
- * current one; ignored for an existing store. Only for tests that check
- * older stores stay readable and writable.
+ * Creates a new store in an older storage format (2, 3 or 4) instead of
+ * the current one; ignored for an existing store. Only for tests that
+ * check older stores stay readable and writable, and benchmarks that
+ * compare formats.
  */
 #define PW_STORE_FORMAT2 0x2u
 #define PW_STORE_FORMAT3 0x4u
+#define PW_STORE_FORMAT4 0x8u
 
 /*
  * Opens (creating if needed, unless PW_STORE_RDONLY) the store in dir. The
@@ -351,6 +353,16 @@ pw_err pw_store_maintain(pw_store *s, int64_t now, const int64_t retention[PW_RE
  * usable); PW_EFULL and others as pw_store_write_frame.
  */
 pw_err pw_store_write_samples(pw_store_txn *t, const pw_frame *f);
+
+/*
+ * Resolves, creating those that do not exist, the series f's samples name,
+ * as pw_store_write_samples would, without storing any point. For an
+ * import: creating a window's series in one transaction writes the series
+ * index once, where creating them across the transactions of its points
+ * rewrites the index pages (random hash order) in every one of them, and
+ * the file keeps room for those copies. Errors as pw_store_write_samples.
+ */
+pw_err pw_store_write_series(pw_store_txn *t, const pw_frame *f);
 
 typedef struct pw_agent_info {
     char     agent_id[PW_WIRE_MAX_AGENT_ID + 1];

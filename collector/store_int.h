@@ -27,14 +27,17 @@
  * 4: as 3, but keys are symbol-coded: the strings of keys (metric names and
  *    `name="value"` label pairs) are kept once in `symbols`, `series_id`
  *    holds short lists of symbol ids, 16 series a record, and `series_hash`
- *    is keyed by the metric's symbol. Stores keep the format they were
- *    created with.
+ *    is keyed by the metric's symbol;
+ * 5: as 4, but the open chunks of 64 consecutive series ids share one
+ *    `chunk_head` record (chunk_heads.h).
+ * Stores keep the format they were created with.
  */
-#define PWS_FORMAT         4
+#define PWS_FORMAT         5
 #define PWS_FORMAT_RAW     1
 #define PWS_FORMAT_CHUNK   2
 #define PWS_FORMAT_HASHED  3
 #define PWS_FORMAT_SYMBOLS 4
+#define PWS_FORMAT_GROUPED 5
 
 /* meta keys */
 #define PWS_META_FORMAT  "format"          /* u32 BE */
@@ -102,7 +105,7 @@ struct pws_symtab {
 
 /*
  * Canonical key -> id: the series a write txn resolved, or those committed.
- * syms: the symbols the txn created, or the committed ones (format 4).
+ * syms: the symbols the txn created, or the committed ones (formats 4 and 5).
  */
 typedef struct pws_cache pws_cache;
 struct pws_cache {
@@ -137,7 +140,7 @@ struct pw_store {
     pws_cache            known;          /* committed series (PWS_KNOWN_SLOTS) and symbols */
     /*
      * 0: full hashes. Tests set a few bits to make the hashes of the series
-     * and symbol indexes (format 4) collide; only ever set on a new store.
+     * and symbol indexes (formats 4 and 5) collide; only ever set on a new store.
      */
     uint32_t             hash_mask;
     char                 dir[];
@@ -148,7 +151,7 @@ struct pw_store_txn {
     MDB_txn  *txn;
     bool      write;
     uint64_t  next_id;       /* write: next series id, 0 = not read from meta yet */
-    uint32_t  next_sym;      /* write, format 4: next symbol id, 0 = not read yet */
+    uint32_t  next_sym;      /* write, formats 4 and 5: next symbol id, 0 = not read yet */
     char     *keybuf;        /* write: PW_MAX_SERIES_KEY_LEN + 1 bytes, owned */
     pws_cache cache;         /* write: resolved series, dies with the txn */
 };
@@ -177,7 +180,7 @@ void   pws_cache_free(pws_cache *c);
  */
 void   pws_cache_publish(pw_store *s, pws_cache *c);
 
-/* --- store_symbols.c (format 4) --- */
+/* --- store_symbols.c (formats 4 and 5) --- */
 
 uint64_t pws_sym_hash(const pw_store *s, const char *str, size_t n);
 /*

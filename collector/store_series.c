@@ -17,13 +17,13 @@
  * Formats 1 to 3:
  *   series_id  key = series id (u64 BE) -> the full canonical key
  * Formats 1 to 3:
- *   meta       "next_series_id" -> u64 BE (format 4: the last series_id
+ *   meta       "next_series_id" -> u64 BE (formats 4 and 5: the last series_id
  *              record's first id + its entries)
  *
  * The hashed index keeps the canonical key once (in series_id) and its
  * records are a fixed 20 bytes, where the key-ordered one stored every key
  * twice. A hash is only a candidate: a lookup compares the full key from
- * series_id (format 4: its symbol list, which is one-to-one with the key
+ * series_id (formats 4 and 5: its symbol list, which is one-to-one with the key
  * since every string has one symbol), so colliding series are duplicates
  * of one record and never merge. In format 3 the metric-name hash leads so
  * that all series of a metric are one key range; a scan checks each

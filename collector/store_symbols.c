@@ -1,5 +1,5 @@
 /*
- * store_symbols.c - format 4: the strings series keys are made of, kept once.
+ * store_symbols.c - formats 4 and 5: the strings series keys are made of, kept once.
  *
  *   symbols      key = symbol id (u32 BE, from 1) -> the string's bytes
  *   symbol_hash  key = FNV-1a-64 of the string (u64 BE), MDB_DUPSORT|MDB_DUPFIXED

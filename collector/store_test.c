@@ -727,6 +727,8 @@ struct ts_peek {
     uint32_t format;
     bool     has_series, has_hash, has_symbols;
     size_t   chunk_records, packs;
+    size_t   head_records;       /* chunk_head */
+    uint64_t head_first_key;     /* its first key (UINT64_MAX: none) */
 };
 
 static void
@@ -738,6 +740,7 @@ ts_peek_dir(const char *dir, ts_peek *pk)
     MDB_val  k = { 6, "format" }, v;
 
     memset(pk, 0, sizeof *pk);
+    pk->head_first_key = UINT64_MAX;
     assert_int_equal(mdb_env_create(&env), 0);
     mdb_env_set_maxdbs(env, 16);
     assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0640), 0);
@@ -757,6 +760,16 @@ ts_peek_dir(const char *dir, ts_peek *pk)
             pk->chunk_records++;
             if (v.mv_size > 0 && ((unsigned char *) v.mv_data)[0] == 0x80)
                 pk->packs++;
+        }
+        mdb_cursor_close(cur);
+    }
+    if (mdb_dbi_open(txn, "chunk_head", 0, &dbi) == 0) {
+        MDB_cursor *cur;
+        assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+            assert_int_equal(k.mv_size, 8);
+            if (pk->head_records++ == 0)
+                pk->head_first_key = pw_get_be64(k.mv_data);
         }
         mdb_cursor_close(cur);
     }
@@ -829,7 +842,8 @@ ts_check_steps(pw_store *s, int nk, int n)
  * A store made in format 2 stays format 2 (keyed index, one chunk a record),
  * one made in format 3 stays format 3 (hashed index, keys whole in
  * series_id): both are read and written by this build. A new store is
- * format 4 (symbol-coded keys) and reads back the same.
+ * format 4 (symbol-coded keys) stays format 4 (an open chunk a record); a
+ * new store is format 5 (open chunks grouped) and reads back the same.
  */
 static void
 test_formats(void **state)
@@ -839,8 +853,9 @@ test_formats(void **state)
     ts_peek   pk;
     uint64_t  seq = 0;
 
-    for (int f = 2; f <= 4; f++) {
-        unsigned flags = f == 2 ? PW_STORE_FORMAT2 : f == 3 ? PW_STORE_FORMAT3 : 0;
+    for (int f = 2; f <= 5; f++) {
+        unsigned flags = f == 2 ? PW_STORE_FORMAT2 : f == 3 ? PW_STORE_FORMAT3
+                         : f == 4 ? PW_STORE_FORMAT4 : 0;
 
         snprintf(dir, sizeof dir, "%s/f%d", (char *) *state, f);
         seq = 0;
@@ -859,6 +874,14 @@ test_formats(void **state)
         assert_int_equal(pk.has_series, f == 2);
         assert_int_equal(pk.has_hash, f >= 3);
         assert_int_equal(pk.has_symbols, f >= 4);
+        /* open chunks: one record a series, or the 13 series' (ids 1-13) in group 0 */
+        if (f == 5) {
+            assert_int_equal(pk.head_records, 1);
+            assert_int_equal(pk.head_first_key, 0);
+        } else {
+            assert_int_equal(pk.head_records, 13);
+            assert_int_equal(pk.head_first_key, 1);
+        }
         if (f == 2) {
             assert_int_equal(pk.packs, 0);
             assert_int_equal(pk.chunk_records, 13 * 12);   /* 9000 / 720 sealed, 13 series */

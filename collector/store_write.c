@@ -11,7 +11,8 @@
  * The collector's writer uses pw_store_write_frame_ids: series ids it
  * remembers per agent skip the checks and lookups, and the points of all
  * frames of a group commit are held back (pw_store_pending) and stored
- * together, sorted by series, through the engine's append_sorted.
+ * together, sorted by series, through the engine's append_sorted. The
+ * other writers' points take the same way, a frame at a time.
  */
 #include "store_int.h"
 
@@ -158,7 +159,7 @@ pend_room(pw_store_pending *pp, size_t n)
     return PW_OK;
 }
 
-/* As write_points, but the points go to pp (room made by the caller). */
+/* Resolves the series ids of a checked frame and queues its points in pp (room made by the caller). */
 static pw_err
 write_pend(pw_store_txn *t, const pw_frame *f, const char *host, uint64_t *ids,
            pw_store_pending *pp)
@@ -180,36 +181,23 @@ write_pend(pw_store_txn *t, const pw_frame *f, const char *host, uint64_t *ids,
 }
 
 /*
- * The shared part: series ids and points of a checked frame, written now.
+ * The shared part: series ids and points of a checked frame, written now,
+ * sorted by series as a group commit's are (pw_store_write_pending).
  * ids: one per series, 0 = not resolved yet; series that no sample names
  * are not created.
  */
 static pw_err
 write_points(pw_store_txn *t, const pw_frame *f, const char *host, uint64_t *ids)
 {
-    pw_err err = PW_OK;
+    pw_store_pending pp = { 0 };
+    pw_err           err;
 
-    /* Samples of one series that come together (an import batch sorts them so) go in one call. */
-    for (size_t i = 0, j; i < f->nsamples; i = j) {
-        const pw_wire_sample *sm = &f->samples[i];
-        const pw_points_ops  *ops = t->s->points;
-        int                   rc;
-
-        for (j = i + 1; j < f->nsamples && f->samples[j].series == sm->series; j++)
-            ;
-        if ((err = write_series_id(t, f, host, sm->series, ids)) != PW_OK)
-            break;
-        if (j - i > 1 && ops->append_many != NULL) {
-            rc = ops->append_many(t->s->points_state, t->txn, ids[sm->series], sm, j - i);
-        } else {
-            rc = 0;
-            for (size_t k = i; k < j && rc == 0; k++)
-                rc = ops->append(t->s->points_state, t->txn, ids[sm->series], f->samples[k].ts_ms,
-                                 f->samples[k].value);
-        }
-        if ((err = pws_fail(t->s, rc, "store point")) != PW_OK)
-            break;
-    }
+    if (pend_room(&pp, f->nsamples) != PW_OK)
+        err = pws_failf(t->s, PW_ENOMEM, "points: out of memory");
+    else if ((err = write_pend(t, f, host, ids, &pp)) == PW_OK)
+        err = pw_store_write_pending(t, &pp);
+    free(pp.items);
+    free(pp.tmp);
     return err;
 }
 
@@ -279,6 +267,24 @@ pw_store_write_frame(pw_store_txn *t, const pw_frame *f, int64_t recv_ms, bool *
 {
     *duplicate = false;
     return write_frame_or_samples(t, f, recv_ms, duplicate);
+}
+
+pw_err
+pw_store_write_series(pw_store_txn *t, const pw_frame *f)
+{
+    uint64_t *ids = NULL;
+    pw_err    err;
+
+    if (!t->write)
+        return pws_failf(t->s, PW_EINVAL, "writing series needs a write transaction");
+    if ((err = write_check_samples(t->s, f, NULL, false, "samples")) != PW_OK)
+        return err;
+    if (f->nseries > 0 && (ids = calloc(f->nseries, sizeof *ids)) == NULL)
+        return pws_failf(t->s, PW_ENOMEM, "series: out of memory");
+    for (size_t i = 0; i < f->nsamples && err == PW_OK; i++)
+        err = write_series_id(t, f, NULL, f->samples[i].series, ids);
+    free(ids);
+    return err;
 }
 
 pw_err

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * Length (1..4) of the well-formed UTF-8 character at p, n bytes available;
@@ -55,6 +56,28 @@ pw_utf8_valid(const unsigned char *p, size_t n)
         if ((l = pw_utf8_char(p + i, n - i)) == 0)
             return 0;
     return 1;
+}
+
+/*
+ * Drops a character cut short from the end of the NUL-terminated s (what
+ * snprintf leaves when text meets the end of its buffer), so a cut string
+ * stays well-formed. Returns the new length. Bytes before the last
+ * character are not looked at.
+ */
+static inline size_t
+pw_utf8_cut(char *s)
+{
+    size_t n = strlen(s), i = n;
+
+    /* back over up to 3 continuation bytes to the last character's first byte */
+    while (i > 0 && n - i < 3 && ((unsigned char) s[i - 1] & 0xc0) == 0x80)
+        i--;
+    if (i > 0 && ((unsigned char) s[i - 1] & 0x80)
+        && pw_utf8_char((const unsigned char *) s + i - 1, n - i + 1) != n - i + 1) {
+        s[i - 1] = '\0';
+        return i - 1;
+    }
+    return n;
 }
 
 #endif

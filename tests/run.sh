@@ -84,24 +84,25 @@ if build build/asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=
     -Dstatic_agent=false; then
     note "tests: asan+ubsan build"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0 \
         suite build/asan
 else
     echo "FAIL build/asan"; failed=$((failed + 1))
 fi
 
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
-    note "fuzz: libFuzzer on the wire and chunk decoders, ${FUZZ_SECONDS}s in all"
+    note "fuzz: libFuzzer on the wire, chunk and open-chunk-group decoders, ${FUZZ_SECONDS}s in all"
     if ! command -v clang >/dev/null 2>&1; then
         echo "SKIP fuzz: clang is not installed"
         skipped=$((skipped + 1))
     elif CC=clang build build/fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
         -Dtests=false -Dstatic_agent=false; then
-        # target:seed-corpus pairs; each gets half of the time
-        for pair in wire:tests/fuzz/corpus chunk:tests/fuzz/corpus-chunk; do
+        # target:seed-corpus pairs; each gets a third of the time
+        for pair in wire:tests/fuzz/corpus chunk:tests/fuzz/corpus-chunk heads:tests/fuzz/corpus-heads; do
             target=${pair%%:*} seeds=${pair#*:}
             mkdir -p "$OUT/fuzz-$target"
             cp -n "$seeds"/* "$OUT/fuzz-$target/"
-            if build/fuzz/tests/fuzz/fuzz_"$target" -max_total_time=$((FUZZ_SECONDS / 2)) \
+            if build/fuzz/tests/fuzz/fuzz_"$target" -max_total_time=$((FUZZ_SECONDS / 3)) \
                 -rss_limit_mb=2048 -artifact_prefix="$OUT/crash-$target-" "$OUT/fuzz-$target" \
                 >"$OUT/fuzz-$target.log" 2>&1; then
                 echo "OK   fuzz/$target ($(grep -c . "$OUT/fuzz-$target.log") log lines, corpus in tests/out/fuzz-$target)"

@@ -225,10 +225,33 @@ def chunk_points(raw):
     return n
 
 
-def mdb_payload(d, db):
-    """Entries, key and value bytes of one database (mdb_dump), points for chunk tables."""
+def group_points(raw):
+    """Open chunks and their points in a group record of chunk_head (storage format 5:
+    0x01, then per series a slot byte, a uvarint length and the open chunk)."""
+    i, n, pts = 1, 0, 0
+    while i < len(raw):
+        ln, i = uvarint(raw, i + 1)
+        pts += uvarint(raw, i + 2)[0]
+        n += 1
+        i += ln
+    return n, pts
+
+
+def store_format(d):
+    """meta["format"] of the store in d (u32 big-endian)."""
+    out = subprocess.run(["mdb_dump", "-s", "meta", d], capture_output=True, text=True).stdout.split()
+    key = b"format".hex()
+    for i, line in enumerate(out[:-1]):
+        if line == key:
+            return int(out[i + 1], 16)
+    return None
+
+
+def mdb_payload(d, db, grouped=False):
+    """Entries, key and value bytes of one database (mdb_dump), points for chunk tables
+    (and for grouped open chunks, how many series have one)."""
     p = subprocess.Popen(["mdb_dump", "-s", db, d], stdout=subprocess.PIPE, text=True)
-    keys = vals = n = pts = 0
+    keys = vals = n = pts = opened = 0
     vmax = 0
     hdr = True
     key = None
@@ -247,12 +270,18 @@ def mdb_payload(d, db):
         vals += vb
         vmax = max(vmax, vb)
         n += 1
-        if db in ("chunks", "chunk_head") and vb > 2:
+        if db == "chunk_head" and grouped:
+            o, c = group_points(bytes.fromhex(h))
+            opened += o
+            pts += c
+        elif db in ("chunks", "chunk_head") and vb > 2:
             pts += chunk_points(bytes.fromhex(h))
+            opened += 1
         key = None
     p.wait()
     return {"entries": n, "key_bytes": keys, "value_bytes": vals, "max_value_bytes": vmax,
-            "points": pts if db in ("chunks", "chunk_head") else None}
+            "points": pts if db in ("chunks", "chunk_head") else None,
+            "open_chunks": opened if db == "chunk_head" else None}
 
 
 def rollup_marks(d):
@@ -290,11 +319,12 @@ def cmd_mdb(d, out):
             return int(m.group(1)) if m else 0
         dbs[name] = {"depth": g("Tree depth"), "branch_pages": g("Branch pages"), "leaf_pages": g("Leaf pages"),
                      "overflow_pages": g("Overflow pages"), "entries": g("Entries")}
+    info["format"] = store_format(d)
     for name in dbs:
         if name == "Main DB":
             continue
         if dbs[name]["entries"]:
-            dbs[name].update(mdb_payload(d, name))
+            dbs[name].update(mdb_payload(d, name, grouped=(info["format"] or 0) >= 5))
     # mdb_stat counts a DUPSORT database's main tree only, not the sub-trees of keys
     # with many duplicates. In storage format 4 (a `symbols` database) nearly all of
     # those are series_hash's (one key per metric name, its series as duplicates):
@@ -735,10 +765,10 @@ def cmd_report(work, md_out, json_out):
         add("")
         add("| database | entries | pages (branch + leaf + overflow) | MiB in file | bytes per sample | payload MiB (keys + values) | page fill | what it holds |")
         add("|---|---:|---:|---:|---:|---:|---:|---|")
-        what = {"series": "series index: canonical key -> id", "series_id": "id -> canonical key (format 4: 16 series a record, keys as symbol ids)",
-                "series_hash": "series index: hash of the canonical key -> id (format 3); format 4: metric symbol -> (key hash, id) duplicates, sub-tree pages counted in its leaf pages",
-                "symbols": "format 4: symbol id -> metric name or label pair", "symbol_hash": "format 4: hash of a symbol -> symbol id",
-                "chunk_head": "open chunks (one per series, still being appended)",
+        what = {"series": "series index: canonical key -> id", "series_id": "id -> canonical key (formats 4, 5: 16 series a record, keys as symbol ids)",
+                "series_hash": "series index: hash of the canonical key -> id (format 3); formats 4, 5: metric symbol -> (key hash, id) duplicates, sub-tree pages counted in its leaf pages",
+                "symbols": "formats 4, 5: symbol id -> metric name or label pair", "symbol_hash": "formats 4, 5: hash of a symbol -> symbol id",
+                "chunk_head": "open chunks (still being appended; format 5: the open chunks of 64 series a record, before: one record a series)",
                 "chunks": "sealed chunks (720 points each, packed several to a record in format 3)", "rollups": "5m / 1h / 1d rollup blocks",
                 "rollup_mark": "rollup progress", "rollup_todo": "rollup work", "rollup_wait": "buckets waiting for newer data",
                 "agents": "agent records", "dedupe": "dedupe rows", "meta": "format, next id"}
@@ -777,6 +807,13 @@ def cmd_report(work, md_out, json_out):
         if mdb_before:
             add(f"Right after the import, before maintenance: {mib(mdb_before['file_bytes'])} MiB "
                 f"({fmt(mdb_before['file_bytes'] / N, 3)} B/sample), {fmt(mdb_before['free_pages'])} free pages.")
+            if mdb.get("file_bytes") == mdb_before["file_bytes"] and mdb_before.get("free_pages"):
+                add(f"So the file did not grow: maintenance wrote the rollups into pages the import had left free, "
+                    f"and its size is the import's high-water mark. An LMDB write transaction cannot reuse the "
+                    f"pages the previous one freed (they hold the last committed state), so the peak carries about "
+                    f"two transactions' worth of rewritten pages: with `poolwatch import --batch 2000` instead of "
+                    f"the default 10 000 samples a transaction the file ends smaller and the import slower. While "
+                    f"that holds, a smaller rollup or index shows in the free pages, not in the file.")
             add("")
     vm_idx = vmm.get('vm_data_size_bytes{type="indexdb"}')
     vm_small = int(vmm.get('vm_parts{type="storage/small"}', 0))
@@ -955,19 +992,25 @@ def targets(R, pw_imp_rate, vm_rate, nng_rate, nngt_rate, pw_bps, vm_bps, mdb, N
         head = d.get("chunk_head", {})
         if head.get("entries"):
             hp, hpay = pages("chunk_head"), payload("chunk_head")
+            nopen = head.get("open_chunks") or head["entries"]
             out.append("")
-            out.append(f"Open chunks (`chunk_head`, {hp / N:.3f} B/sample, {100 * hpay / hp:.0f} % page fill): "
-                       f"{head['entries']:,} of {plan['series']:,} series hold points in an open chunk, a record "
-                       "that grows with every append and splits its page when it is full; records that all grow "
-                       "at the same pace split together, so their pages cycle between half and full. Over days of "
-                       "data they are a small share (one open chunk per series against a month of sealed packs, "
-                       "which fill their pages); on a data set of minutes per series they are the largest part. "
-                       "What would close the rest, roughly in order of size: (1) open chunks of many series grouped "
-                       "in one record (about 16 KB, so its overflow pages stay full), a change of the append path and "
-                       "of the format; (2) the open chunk's header and appender trailer (12 + 11-20 bytes a series); "
-                       "(3) 5-minute rollup blocks packed like sealed chunks (one block of a day is about 3 KB, alone "
-                       "in an overflow page); (4) the series index's hash entries, which arrive in random order "
-                       "(about 60 % page fill).")
+            if (mdb.get("format") or 0) >= 5:
+                out.append(f"Open chunks (`chunk_head`, {hp / N:.3f} B/sample, {100 * hpay / hp:.0f} % page fill): "
+                           f"{nopen:,} of {plan['series']:,} series hold points in an open chunk, kept 64 series a "
+                           f"record ({head['entries']:,} records of {hpay / head['entries'] / 1024:.1f} KiB on "
+                           "average, in overflow pages: what a record leaves unused is the rest of its last page). "
+                           "Over days of data they are a small share (one open chunk per series against a month of "
+                           "sealed packs); on a data set of minutes per series they are the largest part. What "
+                           "would close the rest, roughly in order of size: (1) the open chunk's header and "
+                           "appender trailer (12 + 11-20 bytes a series); (2) 5-minute rollup blocks packed like "
+                           "sealed chunks (one block of a day is about 3 KB, alone in an overflow page); (3) the "
+                           "series index's hash entries, which arrive in random order (about 60-80 % page fill).")
+            else:
+                out.append(f"Open chunks (`chunk_head`, {hp / N:.3f} B/sample, {100 * hpay / hp:.0f} % page fill): "
+                           f"{nopen:,} of {plan['series']:,} series hold points in an open chunk, a record "
+                           "that grows with every append and splits its page when it is full; records that all grow "
+                           "at the same pace split together, so their pages cycle between half and full (storage "
+                           "format 5 keeps 64 series' open chunks in one record instead).")
     return out
 
 

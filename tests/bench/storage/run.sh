@@ -251,7 +251,11 @@ FILE_BYTES=$(stat -c %s "$FILE")
 
 # --------------------------------------------------------------- poolwatch: import, maintenance, size
 PWDATA=$WORK/pw-data
-cat "$FILE" >/dev/null     # the same warm page cache for both imports
+# The same warm page cache for both imports, and no write-back of the file just
+# written (1.5 GB of dirty pages) running under the first one.
+sync
+sync
+cat "$FILE" >/dev/null
 phase "poolwatch import"
 log "poolwatch import"
 "$PY" "$BENCH_PY" timed "$WORK/pw-import.json" "$WORK/pw-import.out" "$WORK/pw-import.err" 3600 \
@@ -327,6 +331,7 @@ fi
 if [ "$ORDER" = "time" ]; then
     SFILE=$WORK/data-series.prom
     "$GEN" prom "${GENOPTS[@]}" --order series --out "$SFILE" >/dev/null 2>>"$WORK/gen.err" || die "gen prom --order series failed"
+    sync
     cat "$SFILE" >/dev/null
     phase "poolwatch import (series order)"
     log "poolwatch import, series order (supplementary)"
@@ -352,6 +357,7 @@ log "starting victoria-metrics ${VM_FLAGS[*]}"
 start vm victoria-metrics "${VM_FLAGS[@]}"
 VM_PID=$LAST_PID
 wait_for "victoria-metrics" 60 curl -sf -o /dev/null "$VMURL/health"
+sync
 cat "$FILE" >/dev/null
 phase "VictoriaMetrics import"
 v0=$("$PY" "$BENCH_PY" proc "$VM_PID")
@@ -410,7 +416,7 @@ b0, b1, t0, t1, own = map(float, sys.argv[1:])
 wall = t1 - t0; busy = b1 - b0; other = max(0.0, busy - own); n = os.cpu_count()
 print(f"{other:.0f} CPU s used by processes outside this benchmark during its {wall:.0f} s ({100 * other / (wall * n):.0f} % of {n} CPUs; the benchmark itself used {own:.0f} CPU s)")' \
     "$BUSY0" "$BUSY1" "$T_START" "$T_END" "$OWN_CPU") && NOTES+=("other load: $OTHER")
-NOTES+=("one phase at a time (poolwatch import, maintenance, queries, the NNG runs, then VictoriaMetrics), nothing else started by the benchmark running alongside; the page cache was warm (the file was read once before each import) and never dropped")
+NOTES+=("one phase at a time (poolwatch import, maintenance, queries, the NNG runs, then VictoriaMetrics), nothing else started by the benchmark running alongside; the page cache was warm (the file was synced to disk, then read once, before each import) and never dropped")
 NOTES+=("victoria-metrics runs with: ${VM_FLAGS[*]} (paths and port of this run)")
 NOTES+=("the maintenance collector ran with --maintenance-interval 10ms --self-interval 1h${PW_HTTP[*]:+ ${PW_HTTP[*]}}${PW_RET[*]:+ ${PW_RET[*]}} and was stopped once rollup_todo stayed empty for 3 s; the NNG collectors ran with their defaults${PW_HTTP[*]:+ but ${PW_HTTP[*]} (the HTTP API is not measured)}${PW_RET[*]:+ and ${PW_RET[*]}}")
 export V_PW V_VM COMMAND FILE_BYTES TUNED_FLAGS WORK
