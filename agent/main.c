@@ -27,6 +27,7 @@
 #include "shipper.h"
 #include "spool.h"
 #include "tls.h"
+#include "watchdog.h"
 #include "wire.h"
 
 #define AGENT_MAX_SAMPLERS 32
@@ -49,6 +50,7 @@ struct agent {
     pw_tls_files tls;         /* --tls-ca, --tls-cert, --tls-key */
     int64_t     interval_ms, timeout_ms, backoff_min_ms, backoff_max_ms;
     int64_t     statvfs_timeout_ms;   /* --statvfs-timeout */
+    int64_t     stop_timeout_ms;      /* --stop-timeout */
     uint64_t    spool_max;
     bool        once;
     pw_program  prog;         /* --help, --version, --log-level */
@@ -60,6 +62,7 @@ struct agent {
     pw_batch       *batch;
     pw_spool       *spool;
     pw_shipper     *shipper;
+    pw_watchdog    *watchdog;          /* armed by SIGTERM/SIGINT */
     pw_sampler_env  env;
     agent_sampler   samplers[AGENT_MAX_SAMPLERS];
     size_t          nsamplers;
@@ -95,6 +98,7 @@ agent_options(agent *a, pw_option *opts)
         { "rootfs", PW_OPT_STRING, &a->rootfs, "prefix for mount points, e.g. /host in a container", "DIR" },
         { "statvfs-timeout", PW_OPT_DURATION, &a->statvfs_timeout_ms, "how long a round waits for one mount's statvfs before marking the mount stuck; 0 = inline, no limit (5s)", "DURATION" },
         { "hypervisor", PW_OPT_STRING, &a->hypervisor, "hypervisor mode: libvirt URI to read host and VMs from, read-only (qemu:///system)", "URI" },
+        { "stop-timeout", PW_OPT_DURATION, &a->stop_timeout_ms, "on SIGTERM, exit after this long even if closing the connection hangs (5s)", "DURATION" },
         { "timeout", PW_OPT_DURATION, &a->timeout_ms, "wait for a send or an ack (15s)", "DURATION" },
         { "backoff-min", PW_OPT_DURATION, &a->backoff_min_ms, "first retry delay (100ms)", "DURATION" },
         { "backoff-max", PW_OPT_DURATION, &a->backoff_max_ms, "longest retry delay (30s)", "DURATION" },
@@ -338,6 +342,9 @@ agent_signal_cb(uv_signal_t *s, int signum)
 
     pw_info("signal %d: stopping after seq %llu, %llu frame(s) stay spooled", signum,
             (unsigned long long) a->hdr.seq, (unsigned long long) pw_spool_count(a->spool));
+    if (a->watchdog == NULL && pw_watchdog_start(a->stop_timeout_ms, NULL, NULL, &a->watchdog) != PW_OK)
+        pw_warn("cannot start the shutdown watchdog: shutdown has no deadline");
+    pw_watchdog_stage(a->watchdog, "closing the collector connection");
     uv_timer_stop(&a->tick);
     uv_close((uv_handle_t *) &a->tick, NULL);
     uv_close((uv_handle_t *) &a->sigterm, NULL);
@@ -345,6 +352,7 @@ agent_signal_cb(uv_signal_t *s, int signum)
     uv_close((uv_handle_t *) &a->sighup, NULL);
     pw_shipper_close(a->shipper);
     a->shipper = NULL;
+    pw_watchdog_stage(a->watchdog, "closing the event loop");
 }
 
 /*
@@ -596,7 +604,7 @@ main(int argc, char **argv)
         .collector = "tcp://127.0.0.1:7410", .spool_dir = "./agent-spool",
         .proc_root = "/proc", .sys_root = "/sys", .rootfs = "", .format = "json",
         .prog = { .name = "poolwatch-agent", .usage = agent_usage_head }, .interval_ms = 10000, .timeout_ms = 15000,
-        .statvfs_timeout_ms = 5000,
+        .statvfs_timeout_ms = 5000, .stop_timeout_ms = 5000,
         .backoff_min_ms = 100, .backoff_max_ms = 30000, .spool_max = 64u << 20,
     };
     pw_option opts[32];
@@ -611,10 +619,11 @@ main(int argc, char **argv)
         goto out;
     rc = 1;
     if (a.interval_ms < 10 || a.backoff_min_ms < 1 || a.backoff_max_ms < a.backoff_min_ms
-        || a.timeout_ms < 10 || a.spool_max < 65536 || a.statvfs_timeout_ms < 0) {
+        || a.timeout_ms < 10 || a.spool_max < 65536 || a.statvfs_timeout_ms < 0
+        || a.stop_timeout_ms < 1) {
         fprintf(stderr, "poolwatch-agent: --interval >= 10ms, --timeout >= 10ms, "
                         "--backoff-max >= --backoff-min > 0, --spool-max >= 64KiB, "
-                        "--statvfs-timeout >= 0\n");
+                        "--statvfs-timeout >= 0, --stop-timeout > 0\n");
         goto out;
     }
     a.env = (pw_sampler_env) {
@@ -634,9 +643,12 @@ main(int argc, char **argv)
         goto out;
     rc = a.once ? agent_run_once(&a) : agent_run(&a);
 out:
+    pw_watchdog_stage(a.watchdog, "stopping the samplers");
     agent_samplers_fini(&a);
     pw_shipper_close(a.shipper);
+    pw_watchdog_stage(a.watchdog, "closing the spool");
     pw_spool_close(a.spool);
+    pw_watchdog_stop(a.watchdog);
     pw_batch_free(a.batch);
     pw_config_free(&cfg);
     return rc;

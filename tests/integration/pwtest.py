@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,6 +46,18 @@ def wait_until(cond, timeout, what, interval=0.02):
         time.sleep(interval)
 
 
+def thread_stacks(pid):
+    """Every thread's stack of a process that hangs, for the failure message."""
+    if shutil.which("gdb") is None:
+        return "(no gdb to show them)"
+    try:
+        r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "thread apply all bt"],
+                           capture_output=True, text=True, timeout=60)
+        return r.stdout[-20000:] + r.stderr[-2000:]
+    except (subprocess.TimeoutExpired, OSError) as e:
+        return "(gdb failed: %s)" % e
+
+
 class Proc:
     """A poolwatch process with its stderr in a file we can wait on."""
 
@@ -74,7 +87,14 @@ class Proc:
         """Stops the process; a clean shutdown (exit 0) is part of every test."""
         if self.p.poll() is None:
             self.p.send_signal(sig)
-            self.p.wait(timeout=timeout * SLOW)
+            try:
+                self.p.wait(timeout=timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                threads = thread_stacks(self.p.pid)
+                self.kill9()
+                raise AssertionError("%s did not exit within %ss of signal %d; its threads were:\n%s\n"
+                                     "log:\n%s" % (self.argv[0], timeout * SLOW, sig, threads,
+                                                   self.text()[-3000:]))
         self.log.close()
         if sig in (signal.SIGTERM, signal.SIGINT) and self.p.returncode != 0:
             raise AssertionError("%s exited %d on SIGTERM:\n%s"
