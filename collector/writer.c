@@ -256,6 +256,8 @@ pw_writer_start(pw_store *store, pw_collector_stats *stats, size_t max_batch, pw
         pthread_cond_destroy(&w->cv);
         goto fail;
     }
+    /* top -H and the storage benchmark tell the writer from NNG's threads by it */
+    pthread_setname_np(w->thread, "pw:writer");
     *out = w;
     return PW_OK;
 fail:

@@ -85,7 +85,17 @@ def proc(pid):
                 hwm = int(line.split()[1])
             elif line.startswith("VmRSS:"):
                 rss = int(line.split()[1])
-    return {"cpu_s": (int(st[11]) + int(st[12])) / CLK_TCK, "vmhwm_kib": hwm, "vmrss_kib": rss}
+    threads = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                comm, rest = f.read().split("(", 1)[1].rsplit(")", 1)
+        except OSError:
+            continue        # the thread ended meanwhile
+        t = rest.split()
+        threads[comm] = threads.get(comm, 0) + (int(t[11]) + int(t[12])) / CLK_TCK
+    return {"cpu_s": (int(st[11]) + int(st[12])) / CLK_TCK, "vmhwm_kib": hwm, "vmrss_kib": rss,
+            "threads_cpu_s": threads}
 
 
 def mdb_entries(d, db):
@@ -750,7 +760,8 @@ def cmd_report(work, md_out, json_out):
     add("")
     add("The NNG rows send only the main block (one frame per host and 10 s step, ~100 samples each, the host label "
         "from the frame header, as `poolwatch-agent` ships), into a fresh data directory; the load generator runs on the "
-        "same machine and its CPU is shown. Every frame is acked only after its commit (fsync).")
+        "same machine and its CPU is shown (it encodes every frame before the clock starts, as agents on other machines "
+        "would have: the run measures sending, storing and acking). Every frame is acked only after its commit (fsync).")
     add("")
 
     # ---- size detail
@@ -886,13 +897,27 @@ def targets(R, pw_imp_rate, vm_rate, nng_rate, nngt_rate, pw_bps, vm_bps, mdb, N
             busy = (nng["collector_cpu_s"] + nng["generator_cpu_s"]) / nng["elapsed_s"]
             line += (f" The machine was saturated: collector {nng['collector_cpu_s']:.2f} CPU s and load generator "
                      f"{nng['generator_cpu_s']:.2f} CPU s in {nng['elapsed_s']:.2f} s, {busy:.2f} of its {ncores} cores. "
-                     f"The generator (1000 agents' sockets, encoding, acks) takes {gpm:.2f} CPU s per million samples: "
+                     f"The generator (1000 agents' sockets and acks) takes {gpm:.2f} CPU s per million samples: "
                      f"at VictoriaMetrics' import rate it alone would need {gpm * vm_rate / 1e6:.2f} cores, so on this "
                      f"machine the live path cannot reach that rate while its agents run beside it, whatever the "
                      f"collector does. The collector spends {cpm:.2f} CPU s per million samples (poolwatch import "
                      f"{(imp['user_s'] + imp['sys_s']) / N * 1e6:.2f}, VictoriaMetrics' import "
                      f"{(vmimp['cpu_s'] / N * 1e6) if vmimp.get('cpu_s') else float('nan'):.2f}); a fair test of the "
                      "target needs the agents on other machines.")
+        elif r < 1 and nng and (nng.get("threads_cpu_s") or {}).get("pw:writer", 0) > 0.6 * nng["elapsed_s"]:
+            # The collector's writer thread computed most of the time, and waited for fsync the rest: it is the bound.
+            acked = nng["samples_acked"]
+            wcpu = nng["threads_cpu_s"]["pw:writer"]
+            line += (f" The bound is the collector's writer thread: it was busy {wcpu:.2f} CPU s of the "
+                     f"{nng['elapsed_s']:.2f} s run ({wcpu / nng['elapsed_s'] * 100:.0f} %; the rest of the time it mostly waits for its commits' fsync), "
+                     f"{wcpu / acked * 1e6:.2f} CPU s per million samples, while the machine had "
+                     f"{ncores - (nng['collector_cpu_s'] + nng['generator_cpu_s']) / nng['elapsed_s']:.2f} of its "
+                     f"{ncores} cores to spare (collector in all {nng['collector_cpu_s'] / acked * 1e6:.2f} CPU s per "
+                     f"million, load generator {nng['generator_cpu_s'] / acked * 1e6:.2f}). One thread appends every "
+                     "point and commits every transaction; each frame brings one point per series, so every point "
+                     "pays for loading its series' open chunk and writing it back, where the import appends a "
+                     "window's several points per series at once. Closing the gap needs a second writer (series "
+                     "split between two stores) or open chunks kept decoded in memory between transactions.")
         elif r < 1 and nng:
             cpm = nng["collector_cpu_s"] / nng["samples_acked"] * 1e6 if nng.get("samples_acked") else None
             line += (f" With {nng['agents']} agents and one frame in flight each, at most `--contexts` frames wait "

@@ -312,6 +312,7 @@ import json, os, sys
 r = json.load(open(sys.argv[1])); c0, c1 = json.loads(sys.argv[2]), json.loads(sys.argv[3])
 r["collector_cpu_s"] = c1["cpu_s"] - c0["cpu_s"]
 r["collector_vmhwm_kib"] = c1["vmhwm_kib"]
+r["threads_cpu_s"] = {n: v - c0["threads_cpu_s"].get(n, 0) for n, v in c1["threads_cpu_s"].items()}
 r["data_mdb_bytes"] = os.path.getsize(sys.argv[5]) if os.path.exists(sys.argv[5]) else None
 json.dump(r, open(sys.argv[4], "w"), indent=1)
 PY
