@@ -58,6 +58,9 @@ struct pw_ingest {
     atomic_uint_fast64_t budget_logged;   /* the same for frames over the budget */
     uint64_t             budget;          /* max_inflight_bytes; in flight: stats->inflight_bytes */
     bool                 tls;             /* listening on tls+tcp://: check identities */
+    nng_listener         listener;
+    nng_tls_config      *tls_cfg;         /* our hold on the listener's config; NULL on tcp:// */
+    char                 url[512];
     /*
      * Set by pw_ingest_pause under mu. A send started on an aio that
      * nng_aio_stop has already stopped never completes, so its message would
@@ -336,6 +339,65 @@ ingest_tls_config(const pw_ingest_opts *opts, nng_tls_config **cfg, char *errbuf
     return PW_OK;
 }
 
+/* A listener on in->url with tls (NULL on tcp://), started. 0 or an NNG code. */
+static int
+ingest_listen(pw_ingest *in, nng_tls_config *tls, nng_listener *out)
+{
+    nng_listener l;
+    int          rv;
+
+    /* The listener takes its own hold on the TLS config. */
+    if ((rv = nng_listener_create(&l, in->sock, in->url)) != 0)
+        return rv;
+    if ((tls != NULL && (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls)) != 0)
+        || (rv = nng_listener_start(l, 0)) != 0) {
+        nng_listener_close(l);
+        return rv;
+    }
+    *out = l;
+    return 0;
+}
+
+pw_err
+pw_ingest_reload_tls(pw_ingest *in, const pw_ingest_opts *opts, char *errbuf, size_t errlen)
+{
+    nng_tls_config *tls = NULL;
+    nng_listener    l;
+    pw_err          rc;
+    int             rv;
+
+    if (!in->tls) {
+        snprintf(errbuf, errlen, "listening on plain %s: no TLS files to reload", in->url);
+        return PW_EINVAL;
+    }
+    /* Files first: unusable ones change nothing. */
+    if ((rc = ingest_tls_config(opts, &tls, errbuf, errlen)) != PW_OK)
+        return rc;
+    /*
+     * NNG cannot change a started listener's TLS config: close it (its
+     * connections go with it, so revoked agents are cut off too) and listen
+     * again. Agents redial by themselves and resend the frame they had in
+     * flight; dedupe drops a copy that was stored. The contexts belong to
+     * the socket and keep receiving.
+     */
+    nng_listener_close(in->listener);
+    if ((rv = ingest_listen(in, tls, &l)) != 0) {
+        int again = ingest_listen(in, in->tls_cfg, &l);
+
+        snprintf(errbuf, errlen, "cannot listen on %s with the new files: %s; %s", in->url,
+                 nng_strerror(rv), again == 0 ? "listening with the old ones again"
+                                              : "NOT LISTENING: restart the collector");
+        nng_tls_config_free(tls);
+        if (again == 0)
+            in->listener = l;
+        return PW_ENET;
+    }
+    in->listener = l;
+    nng_tls_config_free(in->tls_cfg);
+    in->tls_cfg = tls;
+    return PW_OK;
+}
+
 pw_err
 pw_ingest_start(const pw_ingest_opts *opts, pw_writer *writer, pw_collector_stats *stats,
                 pw_ingest **out, char *errbuf, size_t errlen)
@@ -380,20 +442,19 @@ pw_ingest_start(const pw_ingest_opts *opts, pw_writer *writer, pw_collector_stat
             goto fail;
         }
     }
-    /* The listener takes its own hold on the TLS config. */
-    if ((rv = nng_listener_create(&l, in->sock, opts->url)) != 0
-        || (tls != NULL && (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls)) != 0)
-        || (rv = nng_listener_start(l, 0)) != 0) {
+    snprintf(in->url, sizeof in->url, "%s", opts->url);
+    if ((rv = ingest_listen(in, tls, &l)) != 0) {
         snprintf(errbuf, errlen, "cannot listen on %s: %s", opts->url, nng_strerror(rv));
         rc = rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? PW_EINVAL : PW_ENET;
         goto fail;
     }
+    in->listener = l;
+    in->tls_cfg = tls;                  /* our hold, kept for a reload that fails */
+    tls = NULL;
     for (size_t i = 0; i < in->nctxs; i++) {
         in->ctxs[i].state = INGEST_RECV;
         nng_ctx_recv(in->ctxs[i].ctx, in->ctxs[i].aio);
     }
-    if (tls != NULL)
-        nng_tls_config_free(tls);
     *out = in;
     return PW_OK;
 fail:
@@ -426,6 +487,8 @@ pw_ingest_stop(pw_ingest *in)
         return;
     pw_ingest_pause(in);
     nng_close(in->sock);
+    if (in->tls_cfg != NULL)
+        nng_tls_config_free(in->tls_cfg);
     for (size_t i = 0; i < in->nctxs; i++)
         if (in->ctxs[i].aio != NULL)
             nng_aio_free(in->ctxs[i].aio);

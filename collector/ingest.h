@@ -56,6 +56,19 @@ pw_err pw_ingest_start(const pw_ingest_opts *opts, pw_writer *writer, pw_collect
                        pw_ingest **out, char *errbuf, size_t errlen);
 
 /*
+ * SIGHUP: reads the three TLS files of opts again (a renewed certificate, a
+ * CA file with a new revocation list) and listens with them. Unusable files
+ * change nothing (PW_EINVAL/PW_EIO/PW_EVERSION with the reason in errbuf).
+ * NNG cannot swap a started listener's config, so the listener is closed and
+ * opened again: open connections drop and agents redial with backoff, resend
+ * the frame they had in flight (dedupe covers it), and a revoked agent is cut
+ * off at once. PW_ENET if listening with the new files failed (errbuf says
+ * whether the old ones listen again). PW_EINVAL on a plain tcp:// ingest.
+ * Called from one thread at a time (the collector's main thread).
+ */
+pw_err pw_ingest_reload_tls(pw_ingest *in, const pw_ingest_opts *opts, char *errbuf, size_t errlen);
+
+/*
  * Shutdown is two steps around pw_writer_stop, so that no frame is handed to
  * a writer that is gone and no ack is sent through a freed aio:
  *   pw_ingest_pause(in);   stop receiving; no more submits after it returns

@@ -33,6 +33,7 @@
 #include "report_job.h"
 #include "stats.h"
 #include "store.h"
+#include "tls.h"
 #include "wire.h"
 #include "writer.h"
 
@@ -299,6 +300,29 @@ collector_audit_expire(collector *c)
                 (unsigned long long) removed);
 }
 
+/*
+ * SIGHUP on tls+tcp://: the listener's TLS files again (a renewed
+ * certificate, a CA file with a new revocation list), R11.
+ */
+static void
+collector_reload_tls(collector *c)
+{
+    pw_ingest_opts io = {
+        .url = c->listen, .tls_ca = c->tls_ca, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
+    };
+    char           err[768];
+
+    if (!pw_tls_url(c->listen))
+        return;
+    if (pw_ingest_reload_tls(c->ingest, &io, err, sizeof err) != PW_OK) {
+        pw_error("SIGHUP: keeping the current TLS files: %s", err);
+        collector_audit(c, "config.reload", "SIGHUP: TLS files not reloaded");
+        return;
+    }
+    pw_info("SIGHUP: TLS files reloaded; listening again on %s, agents reconnect", c->listen);
+    collector_audit(c, "config.reload", "SIGHUP: TLS files reloaded");
+}
+
 static int
 collector_run(collector *c, const sigset_t *sigs)
 {
@@ -432,6 +456,7 @@ collector_run(collector *c, const sigset_t *sigs)
                 collector_audit(c, "config.reload", acfg != NULL ? "SIGHUP: alert rules reloaded"
                                 : "SIGHUP: alert rules not reloaded: bad file");
             }
+            collector_reload_tls(c);
         } else {
             collector_self_metrics(c);
         }

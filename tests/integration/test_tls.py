@@ -8,6 +8,7 @@ SP protocol as sp.py: NNG's tls+tcp is SP over a TLS stream.
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -300,6 +301,64 @@ class Tls(PoolwatchTest):
         self.tls_collector()
         wait_until(lambda: len(seq_values(self, boot)) >= 10, 30, "spooled frames delivered")
         self.assert_every_seq_once(a, boot)
+
+    def presented_serial(self, ca):
+        """The serial of the certificate the collector presents to a new connection."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(ca)
+        cert, key = self.cert("a1")
+        ctx.load_cert_chain(cert, key)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                return int(s.getpeercert()["serialNumber"], 16)
+
+    def test_collector_sighup_reloads_certificate_and_revocations(self):
+        # The collector's CA file is one we can replace, as an operator would.
+        ca_file = os.path.join(self.tmp, "collector-ca.pem")
+        shutil.copy(self.ca, ca_file)
+        cert, key = self.cert("c1", kind="collectors")
+        c = self.collector(*HTTP_OFF, "--tls-ca", ca_file, "--tls-cert", cert, "--tls-key", key)
+        a0, a1 = self.tls_agent("a0"), self.tls_agent("a1")
+        b0, b1 = boot_of(a0), boot_of(a1)
+        wait_until(lambda: len(seq_values(self, b0)) >= 3 and len(seq_values(self, b1)) >= 3, 20,
+                   "both agents deliver")
+        old = int(serial_of(cert), 16)
+        self.assertEqual(self.presented_serial(self.ca), old)
+
+        # Unusable files: nothing changes, the agents keep delivering.
+        with open(ca_file + ".new", "w") as f:
+            f.write("not a certificate\n")
+        os.replace(ca_file + ".new", ca_file)
+        c.p.send_signal(signal.SIGHUP)
+        c.wait_log(r"SIGHUP: keeping the current TLS files: ")
+        n1 = len(seq_values(self, b1))
+        wait_until(lambda: len(seq_values(self, b1)) > n1 + 2, 20, "a1 still delivers")
+        self.assertEqual(self.presented_serial(self.ca), old)
+
+        # A renewed collector certificate and a list revoking a0, then SIGHUP.
+        run(PKI, "renew", self.pki, "collector", "c1")
+        run(PKI, "revoke", self.pki, "agent", "a0")
+        new = int(serial_of(cert), 16)
+        self.assertNotEqual(new, old)
+        shutil.copy(os.path.join(self.pki, "ca+crl.pem"), ca_file + ".new")
+        os.replace(ca_file + ".new", ca_file)
+        c.p.send_signal(signal.SIGHUP)
+        c.wait_log(r"SIGHUP: TLS files reloaded; listening again on tls\+tcp://127\.0\.0\.1:\d+")
+        c.wait_log(r"TLS: collector certificate CN=c1 serial ", count=2)
+        self.assertEqual(self.presented_serial(self.ca), new)
+        # a0 is cut off: its reconnection is refused, and nothing more of it is stored.
+        c.wait_log(r"TLS handshake with agent 127\.0\.0\.1:\d+ failed: "
+                   r"The certificate has been revoked \(is on a CRL\)")
+        n0 = len(seq_values(self, b0))
+        # a1 reconnects with the new certificate checked and goes on.
+        n1 = len(seq_values(self, b1))
+        wait_until(lambda: len(seq_values(self, b1)) > n1 + 5, 20, "a1 delivers after the reload")
+        self.assertEqual(len(seq_values(self, b0)), n0, "nothing of the revoked agent after the reload")
+        a0.stop()
+        # Every frame of a1 stored once, across the reload.
+        self.assert_every_seq_once(a1, b1)
+        c.wait_log(r"TLS files reloaded")
+        self.assertNotIn("NOT LISTENING", c.text())
 
     def test_sighup_reloads_renewed_certificate_without_loss(self):
         c = self.tls_collector(extra=("--log-level", "debug"))
