@@ -10,6 +10,7 @@
 #include <wchar.h>
 
 #include "clock.h"
+#include "grow.h"
 
 #define OUT_MAX_COLS 16
 
@@ -235,15 +236,9 @@ pw_table_add(pw_table *t, const char *const *cells)
 {
     out_cell *row;
 
-    if (t->nrows == t->cap) {
-        size_t    cap = t->cap ? t->cap * 2 : 16;
-        out_cell *c = realloc(t->cells, cap * t->ncols * sizeof *c);
-
-        if (c == NULL)
-            return PW_ENOMEM;
-        t->cells = c;
-        t->cap = cap;
-    }
+    /* cap counts rows: an element is a row of ncols cells */
+    if (!pw_grow((void **) &t->cells, &t->cap, t->nrows + 1, t->ncols * sizeof *t->cells, 16))
+        return PW_ENOMEM;
     row = t->cells + t->nrows * t->ncols;
     for (size_t i = 0; i < t->ncols; i++) {
         if ((row[i].text = strdup(cells[i] != NULL ? cells[i] : "")) == NULL) {

@@ -249,6 +249,45 @@ test_table_columns(void **state)
     free(out);
 }
 
+static void
+many_rows_print(FILE *f, const void *arg)
+{
+    static const char *const head[2] = { "N", "NAME" };
+    pw_table *t = pw_table_new(2, head);
+    char      n[16], name[32];
+
+    (void) arg;
+    assert_non_null(t);
+    /* Past the first capacity (16 rows) several times: rows keep their cells. */
+    for (int r = 0; r < 100; r++) {
+        const char *cells[2] = { n, name };
+
+        snprintf(n, sizeof n, "%d", r);
+        snprintf(name, sizeof name, "row-%03d", r);
+        assert_int_equal(pw_table_add(t, cells), PW_OK);
+    }
+    assert_int_equal(pw_table_rows(t), 100);
+    pw_table_print(t, f);
+    pw_table_free(t);
+}
+
+static void
+test_table_many_rows(void **state)
+{
+    char  *out;
+    size_t nlines = 0;
+
+    (void) state;
+    out = capture(many_rows_print, NULL);
+    for (const char *p = out; (p = strchr(p, '\n')) != NULL; p++)
+        nlines++;
+    assert_int_equal(nlines, 101);
+    assert_true(strncmp(out, "N   NAME\n0   row-000\n", strlen("N   NAME\n0   row-000\n")) == 0);
+    assert_non_null(strstr(out, "\n16  row-016\n"));
+    assert_non_null(strstr(out, "\n99  row-099\n"));
+    free(out);
+}
+
 int
 main(void)
 {
@@ -257,6 +296,7 @@ main(void)
         cmocka_unit_test(test_pad),
         cmocka_unit_test(test_utf8_cut),
         cmocka_unit_test(test_table_columns),
+        cmocka_unit_test(test_table_many_rows),
     };
 
     return cmocka_run_group_tests(tests, setup_c_locale, NULL);
