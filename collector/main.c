@@ -300,6 +300,17 @@ collector_audit_expire(collector *c)
                 (unsigned long long) removed);
 }
 
+/* The ingest's options, at start and for a SIGHUP reload alike. */
+static pw_ingest_opts
+collector_ingest_opts(const collector *c)
+{
+    return (pw_ingest_opts) {
+        .url = c->listen, .contexts = (size_t) c->contexts,
+        .max_inflight_bytes = c->max_inflight_bytes,
+        .tls_ca = c->tls_ca, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
+    };
+}
+
 /*
  * SIGHUP on tls+tcp://: the listener's TLS files again (a renewed
  * certificate, a CA file with a new revocation list), R11.
@@ -307,9 +318,7 @@ collector_audit_expire(collector *c)
 static void
 collector_reload_tls(collector *c)
 {
-    pw_ingest_opts io = {
-        .url = c->listen, .tls_ca = c->tls_ca, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
-    };
+    pw_ingest_opts io = collector_ingest_opts(c);
     char           err[768];
 
     if (!pw_tls_url(c->listen))
@@ -380,11 +389,7 @@ collector_run(collector *c, const sigset_t *sigs)
             return 1;
         }
     }
-    pw_ingest_opts  io = {
-        .url = c->listen, .contexts = (size_t) c->contexts,
-        .max_inflight_bytes = c->max_inflight_bytes,
-        .tls_ca = c->tls_ca, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
-    };
+    pw_ingest_opts  io = collector_ingest_opts(c);
     if ((rc = pw_ingest_start(&io, c->writer, &c->stats, &c->ingest, err, sizeof err)) != PW_OK) {
         pw_error("%s", err);
         return 1;
