@@ -69,6 +69,14 @@
 static const uint8_t chunk_ts_widths[] = { 0, 2, 5, 9, 15, 24, 64 };
 #define CHUNK_NTS (sizeof chunk_ts_widths / sizeof chunk_ts_widths[0])
 
+/*
+ * Version 3: the residuals in a row after which value codes are direct
+ * (chunk_v3_direct); at most 3, the trailer keeps the count in 2 bits.
+ * Measured on the storage benchmark's series: 2 and 3 equal overall, 3
+ * costs series that move at every other point (CPU frequencies) less.
+ */
+#define CHUNK_DIRECT_AFTER 3
+
 /* Bit length of a decimal-mode residual's magnitude - 1: |resid| <= 2^55. */
 #define CHUNK_RESID_BITS 55u
 
@@ -545,8 +553,14 @@ chunk_step_resid2(pw_chunk_state_ *st, int64_t r, uint64_t u)
     st->rl = (uint8_t) (st->rl == CHUNK_RL_UNSET ? 4u * nb : (3u * st->rl + 4u * nb + 2u) >> 2);
 }
 
+/*
+ * A version 2 residual r (!= 0). shift (version 3, after a residual): the
+ * code also says "no residual", r == 0 being the number 0 and every other
+ * one its version 2 number plus 1, so that a series that keeps moving pays
+ * no prefix bit for "moved again" (r == 0 then changes no residual state).
+ */
 static void
-chunk_put_resid2(chunk_bw *w, pw_chunk_state_ *st, int64_t r)
+chunk_put_resid2(chunk_bw *w, pw_chunk_state_ *st, int64_t r, unsigned shift)
 {
     uint64_t g = 1, a = (uint64_t) (r < 0 ? -r : r), u, m;
     unsigned k = chunk_rice_k(st), q;
@@ -570,7 +584,7 @@ chunk_put_resid2(chunk_bw *w, pw_chunk_state_ *st, int64_t r)
         }
     }
     m = a / g;
-    u = 2 * (m - 1) + (r < 0);
+    u = a == 0 ? 0 : 2 * (m - 1) + (r < 0) + shift;
     q = (u >> k) < CHUNK_RICE_QMAX ? (unsigned) (u >> k) : CHUNK_RICE_QMAX;
     if (st->rl == CHUNK_RL_UNSET) {
         unsigned nb = chunk_bitlen(u);
@@ -588,13 +602,46 @@ chunk_put_resid2(chunk_bw *w, pw_chunk_state_ *st, int64_t r)
         chunk_put(w, nb, 6);
         chunk_put(w, u, nb - 1);
     }
-    chunk_step_resid2(st, r, u);
+    if (a != 0)
+        chunk_step_resid2(st, r, u);
 }
 
-CHUNK_HOT int
-chunk_get_resid2(chunk_br *r, pw_chunk_state_ *st, int64_t *res)
+/*
+ * Version 3, direct codes: what is not a residual. The residual code's
+ * escape (factor flag 1 if the factor is on, 8 ones, a bit length of 0,
+ * which no number has), then 0 new scale, 10 / 110 XOR last / new window,
+ * 111 a dod code and then the point's value code (joint timestamps).
+ */
+enum { CHUNK_ESC_ABS, CHUNK_ESC_XOR_LAST, CHUNK_ESC_XOR_NEW, CHUNK_ESC_DOD };
+
+static const uint8_t chunk_esc_code[] = { 0, 2, 6, 7 }, chunk_esc_len[] = { 1, 2, 3, 3 };
+
+static void
+chunk_put_esc3(chunk_bw *w, const pw_chunk_state_ *st, unsigned sel)
 {
-    uint64_t g = 1, u = 0, m, flag;
+    if (chunk_factor_on(st))
+        chunk_put(w, 1, 1);
+    chunk_put(w, chunk_mask(CHUNK_RICE_QMAX), CHUNK_RICE_QMAX);
+    chunk_put(w, 0, 6);
+    chunk_put(w, chunk_esc_code[sel], chunk_esc_len[sel]);
+}
+
+/* Bits chunk_put_esc3 writes. */
+static unsigned
+chunk_esc3_bits(const pw_chunk_state_ *st, unsigned sel)
+{
+    return (chunk_factor_on(st) ? 1u : 0u) + CHUNK_RICE_QMAX + 6 + chunk_esc_len[sel];
+}
+
+/*
+ * Reads what chunk_put_resid2 wrote: 0 and the residual in *res (shift: 0
+ * for "as predicted"); with shift also 1 + the selector after an escape
+ * (CHUNK_ESC_*, chunk_put_esc3); -1 for a bad code.
+ */
+CHUNK_HOT int
+chunk_get_resid2(chunk_br *r, pw_chunk_state_ *st, int64_t *res, unsigned shift)
+{
+    uint64_t g = 1, u = 0, m, flag = 1;
     unsigned k = chunk_rice_k(st), q;
 
     /* Nearly always: no factor, a quotient under 8, all in the 64 bits at hand. */
@@ -640,16 +687,31 @@ chunk_get_resid2(chunk_br *r, pw_chunk_state_ *st, int64_t *res)
     } else {
         uint64_t nb;
 
-        if (chunk_get(r, 6, &nb) != 0 || nb == 0 || nb > 57 || chunk_get(r, (unsigned) nb - 1, &u) != 0)
+        if (chunk_get(r, 6, &nb) != 0 || nb > 57)
+            return -1;
+        if (nb == 0) {
+            /* version 3 direct codes: the escape (chunk_put_esc3) */
+            if (!shift || !flag || chunk_get_ones(r, 3, &q) != 0)
+                return -1;
+            return 1 + (int) q;
+        }
+        if (chunk_get(r, (unsigned) nb - 1, &u) != 0)
             return -1;
         u |= UINT64_C(1) << (nb - 1);
     }
 got:
+    if (shift && u == 0) {
+        /* "no residual": the encoder writes it with the factor's flag set */
+        if (!flag)
+            return -1;
+        *res = 0;
+        return 0;
+    }
     /* |r| = m g <= 2^55, as the encoder's */
-    m = (u >> 1) + 1;
+    m = ((u - shift) >> 1) + 1;
     if (m > (UINT64_C(1) << CHUNK_MAX_FB) / g)
         return -1;
-    *res = (u & 1) ? -(int64_t) (m * g) : (int64_t) (m * g);
+    *res = ((u - shift) & 1) ? -(int64_t) (m * g) : (int64_t) (m * g);
     chunk_step_resid2(st, *res, u);
     return 0;
 }
@@ -785,6 +847,8 @@ chunk_step_dec_at(pw_chunk_state_ *st, int64_t a, int64_t resid)
     else
         st->kdelta = 16 * step;
     st->trend = (miss < 0 ? -miss : miss) < (step < 0 ? -step : step);
+    if (st->ver >= 3)
+        st->moved2 = resid == 0 ? 0 : st->moved2 < CHUNK_DIRECT_AFTER ? (uint8_t) (st->moved2 + 1) : st->moved2;
     st->moved = st->ver >= 2 && resid != 0;
     /* vbits is always k / 10^scale in decimal mode: an unchanged k keeps it (runs of constants) */
     if (k != st->k)
@@ -811,6 +875,7 @@ chunk_step_abs(pw_chunk_state_ *st, unsigned scale, int64_t k)
     st->kdelta = 0;
     st->trend = 0;
     st->moved = 0;
+    st->moved2 = 0;
     st->vbits = chunk_dec_bits(k, scale);
     return 0;
 }
@@ -822,6 +887,7 @@ chunk_step_xor(pw_chunk_state_ *st, uint64_t x)
     st->dec = 0;
     st->trend = 0;
     st->moved = 0;
+    st->moved2 = 0;
     st->k = 0;
     st->kdelta = 0;
     st->vbits ^= x;
@@ -834,6 +900,20 @@ chunk_step_predicted(pw_chunk_state_ *st)
     if (chunk_step_ts(st, 0) != 0)
         return -1;
     return st->dec ? chunk_step_dec(st, 0) : 0;
+}
+
+/*
+ * Version 3, decimal mode after two residuals in a row ("direct": counters,
+ * gauges that move every interval): the value code is the residual code
+ * alone, its number 0 meaning "as predicted"; the rest hides behind the
+ * residual code's escape (chunk_put_esc3). A series that keeps moving so
+ * pays no prefix bit, one that moved once keeps version 2's cheap
+ * "unchanged" (an exact prediction costs the Rice parameter's bits here).
+ */
+CHUNK_HOT bool
+chunk_v3_direct(const pw_chunk_state_ *st)
+{
+    return st->ver >= 3 && st->dec && st->moved2 >= CHUNK_DIRECT_AFTER;
 }
 
 /* ---- point encoder --------------------------------------------------------- */
@@ -901,10 +981,13 @@ chunk_put_jump(chunk_bw *w, pw_chunk_state_ *st, uint64_t v)
 {
     uint64_t x = v ^ st->vbits;
     bool     reuse, lean;
-    unsigned xbits = chunk_xor_plan(st, x, &reuse) + (st->dec ? 4 : reuse ? 2 : 3);
+    bool     direct = chunk_v3_direct(st);
+    unsigned xbits = chunk_xor_plan(st, x, &reuse);
     int64_t  k, kp;
     int      scale;
 
+    xbits += direct ? chunk_esc3_bits(st, reuse ? CHUNK_ESC_XOR_LAST : CHUNK_ESC_XOR_NEW)
+                    : st->dec ? 4 : reuse ? 2 : 3;
     /* Back to the scale used last if v fits it: no churn between scales. */
     if (!st->dec && chunk_decimal(v, st->scale, &k))
         scale = st->scale;
@@ -915,14 +998,21 @@ chunk_put_jump(chunk_bw *w, pw_chunk_state_ *st, uint64_t v)
      * decimal data, whatever one XOR would cost now */
     if (lean && chunk_decimal(st->vbits, (unsigned) scale, &kp))
         xbits = UINT_MAX - CHUNK_DEC_BIAS;
-    if (scale >= 0 && 3 + 4 + chunk_k_bits(k) <= xbits + (lean ? CHUNK_DEC_BIAS : 0)) {
-        chunk_put(w, st->dec ? 6 : 7, 3);
+    if (scale >= 0
+        && (direct ? chunk_esc3_bits(st, CHUNK_ESC_ABS) : 3) + 4 + chunk_k_bits(k)
+               <= xbits + (lean ? CHUNK_DEC_BIAS : 0)) {
+        if (direct)
+            chunk_put_esc3(w, st, CHUNK_ESC_ABS);
+        else
+            chunk_put(w, st->dec ? 6 : 7, 3);
         chunk_put(w, (unsigned) scale, 4);
         chunk_put_k(w, k);
         (void) chunk_step_abs(st, (unsigned) scale, k);   /* |k| < 2^53: chunk_decimal said so */
         return;
     }
-    if (st->dec)
+    if (direct)
+        chunk_put_esc3(w, st, reuse ? CHUNK_ESC_XOR_LAST : CHUNK_ESC_XOR_NEW);
+    else if (st->dec)
         chunk_put(w, reuse ? 14 : 15, 4);
     else if (reuse)
         chunk_put(w, 2, 2);
@@ -934,12 +1024,16 @@ chunk_put_jump(chunk_bw *w, pw_chunk_state_ *st, uint64_t v)
 /*
  * The "predicted" value code: "0", or in version 2 after a residual
  * ("moved") "10", the residual taking the "0": a series that moved is
- * likely to move again (counters move every interval).
+ * likely to move again (counters move every interval). Version 3 direct
+ * codes: the residual 0. moved, direct: st's when the point (or the run it
+ * starts) was coded; the residual state has not changed since.
  */
 static void
-chunk_put_pred(chunk_bw *w, unsigned moved)
+chunk_put_pred(chunk_bw *w, pw_chunk_state_ *st, unsigned moved, unsigned direct)
 {
-    if (moved)
+    if (direct)
+        chunk_put_resid2(w, st, 0, 1);
+    else if (moved)
         chunk_put(w, 2, 2);
     else
         chunk_put(w, 0, 1);
@@ -951,6 +1045,7 @@ chunk_put_pred(chunk_bw *w, unsigned moved)
  *   10     k - predicted, integer code
  *   110    new scale (4 bits) and absolute k, integer code
  *   1110   XOR, last window               1111  XOR, new window
+ * (v2 after a residual: chunk_put_pred; v3 direct codes: chunk_v3_direct.)
  * The last two leave decimal mode for float mode:
  *   0      same bits as the last value
  *   10     XOR, last window               110   XOR, new window
@@ -962,16 +1057,18 @@ chunk_put_value(chunk_bw *w, pw_chunk_state_ *st, uint64_t v)
     int64_t k = st->k;
 
     if (chunk_is_predicted(st, v)) {
-        chunk_put_pred(w, st->moved);
+        chunk_put_pred(w, st, st->moved, chunk_v3_direct(st));
         if (st->dec)
             (void) chunk_step_dec(st, 0);
     } else if (st->dec && (v == st->vbits || chunk_decimal(v, st->scale, &k))) {
         /* not 0: k == prediction would mean v is predicted */
         int64_t a = chunk_trend_step(st), resid = k - (st->k + (st->trend ? a : 0));
 
-        if (st->ver >= 2) {
+        if (chunk_v3_direct(st)) {
+            chunk_put_resid2(w, st, resid, 1);
+        } else if (st->ver >= 2) {
             chunk_put(w, st->moved ? 0 : 2, st->moved ? 1 : 2);
-            chunk_put_resid2(w, st, resid);
+            chunk_put_resid2(w, st, resid, 0);
         } else {
             chunk_put(w, 2, 2);
             chunk_put_resid(w, st, resid);
@@ -990,7 +1087,7 @@ chunk_flush_run(chunk_bw *w, pw_chunk_state_ *st)
         return;
     if (st->ver < 2 || st->rjit)
         chunk_put(w, 0, 1);     /* dod 0 */
-    chunk_put_pred(w, st->rmoved);
+    chunk_put_pred(w, st, st->rmoved, st->rmoved2);
     chunk_put_gamma(w, st->run);
     st->run = 0;
 }
@@ -1009,6 +1106,7 @@ chunk_put_point(chunk_bw *w, pw_chunk_state_ *st, int64_t ts, uint64_t v)
     if (dod == 0 && chunk_is_predicted(st, v)) {
         if (st->run == 0) {
             st->rmoved = st->moved;
+            st->rmoved2 = chunk_v3_direct(st);
             st->rjit = st->jit;
         }
         (void) chunk_step_predicted(st);        /* the caller checked ts > st->ts */
@@ -1016,6 +1114,17 @@ chunk_put_point(chunk_bw *w, pw_chunk_state_ *st, int64_t ts, uint64_t v)
         return;
     }
     chunk_flush_run(w, st);
+    if (!st->jit && chunk_v3_direct(st)) {
+        /* joint code, direct codes: the value code alone means dod 0 (none
+         * begins with the escape's selector 111) */
+        if (dod != 0) {
+            chunk_put_esc3(w, st, CHUNK_ESC_DOD);
+            chunk_put_dod(w, dod);
+        }
+        (void) chunk_step_ts(st, dod);
+        chunk_put_value(w, st, v);
+        return;
+    }
     if (st->ver >= 2 && !st->jit) {
         /* joint code: the value code alone means dod 0, "11" escapes */
         uint8_t  tmp[CHUNK_POINT_MAX] = { 0 };
@@ -1073,7 +1182,9 @@ chunk_get_abs(chunk_br *r, pw_chunk_state_ *st)
 
 /*
  * The inverse of chunk_put_value (the prefixes are runs of ones): 0, or 1
- * when the code was "0" (the predicted value), or -1.
+ * when the code was "0" (the predicted value), or -1; version 3 direct
+ * codes: 2 for the escape that puts a dod code first (only the joint code
+ * may have it; the value code follows the dod).
  */
 CHUNK_HOT int
 chunk_get_value(chunk_br *r, pw_chunk_state_ *st)
@@ -1081,6 +1192,26 @@ chunk_get_value(chunk_br *r, pw_chunk_state_ *st)
     unsigned ones;
     int64_t  resid, a;
 
+    if (chunk_v3_direct(st)) {
+        int got;
+
+        a = chunk_trend_step(st);
+        if ((got = chunk_get_resid2(r, st, &resid, 1)) < 0)
+            return -1;
+        switch (got) {
+        case 0:
+            if (chunk_step_dec_at(st, a, resid) != 0)
+                return -1;
+            return resid == 0 ? 1 : 0;
+        case 1 + CHUNK_ESC_ABS:
+            return chunk_get_abs(r, st);
+        case 1 + CHUNK_ESC_XOR_LAST:
+        case 1 + CHUNK_ESC_XOR_NEW:
+            return chunk_get_xor(r, st, got == 1 + CHUNK_ESC_XOR_LAST);
+        default:
+            return 2;                   /* a dod code follows: chunk_iter_token */
+        }
+    }
     if (chunk_get_ones(r, st->dec ? 4 : 3, &ones) != 0)
         return -1;
     if (st->dec) {
@@ -1091,7 +1222,7 @@ chunk_get_value(chunk_br *r, pw_chunk_state_ *st)
             return chunk_step_dec(st, 0) == 0 ? 1 : -1;
         case 1:
             a = chunk_trend_step(st);
-            if ((st->ver >= 2 ? chunk_get_resid2(r, st, &resid) : chunk_get_resid(r, st, &resid)) != 0)
+            if ((st->ver >= 2 ? chunk_get_resid2(r, st, &resid, 0) : chunk_get_resid(r, st, &resid)) != 0)
                 return -1;
             return chunk_step_dec_at(st, a, resid);
         case 2:
@@ -1212,8 +1343,8 @@ chunk_trailer_put2(uint8_t *p, const pw_chunk_state_ *st, unsigned pad)
     unsigned inrun = st->run > 0;
 
     p[n++] = (uint8_t) (pad << 5 | st->scale << 1 | st->dec);
-    p[n++] = (uint8_t) ((st->rjit & inrun) << 5 | st->jit << 4 | (st->rmoved & inrun) << 3 | st->moved << 2
-                        | st->trend << 1);
+    p[n++] = (uint8_t) (st->moved2 << 6 | (st->rjit & inrun) << 5 | st->jit << 4 | (st->rmoved & inrun) << 3
+                        | st->moved << 2 | st->trend << 1 | (st->rmoved2 & inrun));
     p[n++] = st->rl;
     if (st->dec) {
         n += chunk_uvarint_put(p + n, chunk_zigzag(st->k));
@@ -1297,8 +1428,11 @@ chunk_trailer_get2(const uint8_t *p, size_t pos, size_t end, chunk_open *o, uint
     st->rmoved = (mode >> 3) & 1;
     st->jit = (mode >> 4) & 1;
     st->rjit = (mode >> 5) & 1;
+    st->moved2 = mode >> 6;
+    st->rmoved2 = mode & 1;
     st->rl = p[pos++];
-    if ((mode & 0xc1) != 0 || (st->rl > 4 * 57 && st->rl != CHUNK_RL_UNSET) || (!st->dec && (st->trend || st->moved)))
+    if ((st->ver < 3 && (mode & 0xc1) != 0) || (st->rl > 4 * 57 && st->rl != CHUNK_RL_UNSET)
+        || (!st->dec && (st->trend || st->moved)) || (st->rmoved2 && !st->rmoved))
         return PW_EPROTO;
     if (st->dec) {
         if (chunk_uvarint_get(p, end, &pos, &k) != 0 || chunk_uvarint_get(p, end, &pos, &kdelta) != 0)
@@ -1317,7 +1451,7 @@ chunk_trailer_get2(const uint8_t *p, size_t pos, size_t end, chunk_open *o, uint
     if (chunk_uvarint_get(p, end, &pos, &win) != 0 || chunk_uvarint_get(p, end, &pos, run) != 0
         || chunk_uvarint_get(p, end, &pos, &fac) != 0 || pos != end)
         return PW_EPROTO;
-    if (win >> 12 != 0 || fac >> 22 != 0)
+    if (win >> 12 != 0 || fac >> 22 != 0 || st->moved2 > CHUNK_DIRECT_AFTER)
         return PW_EPROTO;
     st->lead = (uint8_t) (win & 63);
     st->trail = (uint8_t) (win >> 6);
@@ -1328,7 +1462,8 @@ chunk_trailer_get2(const uint8_t *p, size_t pos, size_t end, chunk_open *o, uint
     /* valuations of residuals (|r| <= 2^55); the factor is the common part of two */
     if ((st->lead + st->trail > 63 && (st->lead | st->trail) != 0) || st->pb > CHUNK_MAX_FB
         || st->pd > CHUNK_MAX_FD || st->fb > st->pb || st->fd > st->pd || chunk_factor(st->pb, st->pd) == 0
-        || ((st->rmoved || st->rjit) && *run == 0))
+        || ((st->rmoved || st->rmoved2 || st->rjit) && *run == 0)
+        || (st->ver >= 3 && st->moved != (st->moved2 > 0)) || (st->moved2 && st->rl == CHUNK_RL_UNSET))
         return PW_EPROTO;
     return PW_OK;
 }
@@ -1417,10 +1552,26 @@ chunk_iter_token(pw_chunk_iter *it)
     int64_t  dod = 1;
     uint32_t n = 1;
     int      pred;
-    uint8_t  moved, jit;
+    uint8_t  moved, direct, jit;
 
     moved = it->st.moved;
+    direct = chunk_v3_direct(&it->st);
     jit = it->st.jit;
+    if (it->left < it->count && !jit && direct) {
+        /* joint code, direct codes: dod 0 unless the value code's escape says otherwise */
+        if ((pred = chunk_get_value(&r, &it->st)) == 2) {
+            if (chunk_get_dod(&r, &dod) != 0 || chunk_step_ts(&it->st, dod) != 0)
+                return -1;
+            pred = chunk_get_value(&r, &it->st);
+        } else {
+            dod = 0;
+            if (chunk_step_ts(&it->st, 0) != 0)
+                return -1;
+        }
+        if (pred < 0 || pred > 1)
+            return -1;
+        goto value;
+    }
     if (it->left < it->count) {
         if (it->st.ver >= 2 && !jit) {
             /* joint code: "11" escapes to a dod code, anything else is dod 0 */
@@ -1437,13 +1588,15 @@ chunk_iter_token(pw_chunk_iter *it)
         if (chunk_step_ts(&it->st, dod) != 0)
             return -1;
     }
-    if ((pred = chunk_get_value(&r, &it->st)) < 0)
+    if ((pred = chunk_get_value(&r, &it->st)) < 0 || pred > 1)
         return -1;
+value:
     it->run_len = 0;
     if (dod == 0 && pred == 1) {
         if (chunk_get_gamma(&r, &n) != 0 || n > it->left - it->pending)
             return -1;
         it->st.rmoved = moved;
+        it->st.rmoved2 = direct;
         it->st.rjit = jit;
         it->st.run = n - 1;
         it->run_at = start;

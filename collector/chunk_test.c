@@ -291,6 +291,9 @@ tc_assert_same(const pw_chunk *a, const pw_chunk *b)
         assert_memory_equal(a->data, b->data, a->len);
 }
 
+/* Every version still written, in turn: TC_VER(0), TC_VER(1), ... */
+#define TC_VER(i) (PW_CHUNK_VERSION_MIN + (unsigned) (i) % (PW_CHUNK_VERSION - PW_CHUNK_VERSION_MIN + 1))
+
 /*
  * Every way to build and read the chunk of these points, at chunk version
  * ver, agrees: n appends, one encode, load of either form, seal (twice),
@@ -399,7 +402,8 @@ test_roundtrip_property(void **state)
         tc_gen_ts(&r, ts_kind, s->ts, s->n);
         tc_gen_values(&r, v_kind, s->v, s->n);
         tc_check(s->ts, s->v, s->n);
-        tc_check_v(s->ts, s->v, s->n, 1);       /* version 1 is still written by its appends */
+        tc_check_v(s->ts, s->v, s->n, 2);       /* older versions are still written by their appends */
+        tc_check_v(s->ts, s->v, s->n, 1);
     }
     tc_series_free(s);
 }
@@ -556,7 +560,7 @@ test_append_after_load(void **state)
         pw_chunk whole, part, loaded;
         size_t   m;
         int      seal = iter % 2;
-        unsigned ver = iter % 4 < 2 ? PW_CHUNK_VERSION : 1;
+        unsigned ver = TC_VER(iter / 2);
 
         s->n = 2 + tc_below(&r, 300);
         m = 1 + tc_below(&r, s->n - 1);
@@ -608,7 +612,7 @@ test_header_accessors(void **state)
     assert_int_equal(pw_chunk_count(c.data, c.len), 3);
     assert_true(pw_chunk_first_ts(c.data, c.len) == -5000);
     assert_true(pw_chunk_last_ts(c.data, c.len) == INT64_C(1795000000000));
-    assert_int_equal(pw_chunk_count("\x03\x00\x01\x00\x00\x00", 6), 0);  /* version 3 */
+    assert_int_equal(pw_chunk_count("\x04\x00\x01\x00\x00\x00", 6), 0);  /* version 4 */
     assert_int_equal(pw_chunk_count("\x00\x00\x01\x00\x00\x00", 6), 0);  /* version 0 */
     pw_chunk_free(&c);
 }
@@ -705,9 +709,131 @@ test_golden(void **state)
         0xbf, 0xd4, 0xc8, 0xee, 0x42, 0xd7, 0x80,
     };
 
+    static const uint8_t open_v3[] = {
+        0x03, 0x01, 0x08, 0x80, 0xf8, 0xb2, 0xe5, 0xbd, 0x68, 0xf0, 0xa2, 0x04,
+        0xc0, 0x58, 0xf2, 0x71, 0x08, 0x01, 0xce, 0x21, 0x8c, 0x8a, 0xbc, 0x23,
+        0xbf, 0xd4, 0xc8, 0xee, 0x42, 0xd7, 0x80, 0x90, 0x4e, 0x85, 0x00, 0x00,
+        0xf8, 0x0a, 0x00, 0xc2, 0x17, 0x00, 0x00, 0x0d,
+    };
+    static const uint8_t sealed_v3[] = {
+        0x03, 0x00, 0x08, 0x80, 0xf8, 0xb2, 0xe5, 0xbd, 0x68, 0xf0, 0xa2, 0x04,
+        0xc0, 0x58, 0xf2, 0x71, 0x08, 0x01, 0xce, 0x21, 0x8c, 0x8a, 0xbc, 0x23,
+        0xbf, 0xd4, 0xc8, 0xee, 0x42, 0xd7, 0x80,
+    };
+    /* version 3's direct codes: a counter moving every interval (from its
+     * fifth point), a jittered point (dod escape), a new scale (escape),
+     * NaN (XOR escape) */
+    static const int64_t ts3[] = { 1795000000000, 1795000010000, 1795000020000, 1795000030000,
+                                   1795000040000, 1795000050000, 1795000060000, 1795000070003,
+                                   1795000080000, 1795000090000, 1795000100000, 1795000110000,
+                                   1795000120000, 1795000130000, 1795000140000, 1795000150000 };
+    static const double  v3[] = { 100, 103, 109, 112, 118, 121, 127, 130, 136, 139.5, 145, 148, 154, 157, NAN, NAN };
+    static const uint8_t open_d3[] = {
+        0x03, 0x01, 0x10, 0x80, 0xf8, 0xb2, 0xe5, 0xbd, 0x68, 0xf0, 0x93, 0x09,
+        0xc0, 0x22, 0x47, 0x93, 0x88, 0x41, 0x84, 0x8b, 0x36, 0x9f, 0xf8, 0x1f,
+        0x0d, 0xb6, 0xa7, 0x87, 0xfe, 0x00, 0x46, 0x2e, 0x65, 0xfe, 0x3d, 0x8e,
+        0xa5, 0xa8, 0x5f, 0xf0, 0x30, 0x48, 0x7f, 0x37, 0x40, 0x90, 0x4e, 0xc2,
+        0x00, 0x12, 0x7f, 0xf8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc2, 0x16,
+        0x01, 0xc1, 0x90, 0x08, 0x14,
+    };
+    static const uint8_t sealed_d3[] = {
+        0x03, 0x00, 0x10, 0x80, 0xf8, 0xb2, 0xe5, 0xbd, 0x68, 0xf0, 0x93, 0x09,
+        0xc0, 0x22, 0x47, 0x93, 0x88, 0x41, 0x84, 0x8b, 0x36, 0x9f, 0xf8, 0x1f,
+        0x0d, 0xb6, 0xa7, 0x87, 0xfe, 0x00, 0x46, 0x2e, 0x65, 0xfe, 0x3d, 0x8e,
+        0xa5, 0xa8, 0x5f, 0xf0, 0x30, 0x48, 0x7f, 0x37, 0x50,
+    };
+
     (void) state;
     tc_golden(1, ts, v, 8, open_v1, sizeof open_v1, sealed_v1, sizeof sealed_v1);
     tc_golden(2, ts, v, 8, open_v2, sizeof open_v2, sealed_v2, sizeof sealed_v2);
+    tc_golden(3, ts, v, 8, open_v3, sizeof open_v3, sealed_v3, sizeof sealed_v3);
+    tc_golden(3, ts3, v3, 16, open_d3, sizeof open_d3, sealed_d3, sizeof sealed_d3);
+    /* the direct codes are in it: the stream is not version 2's */
+    {
+        pw_chunk c2;
+
+        pw_chunk_init(&c2);
+        assert_int_equal(pw_chunk_encode_version(&c2, 2, ts3, v3, 16), PW_OK);
+        assert_int_equal(pw_chunk_seal(&c2), PW_OK);
+        assert_true(c2.len != sizeof sealed_d3 || memcmp(c2.data + 1, sealed_d3 + 1, c2.len - 1) != 0);
+        pw_chunk_free(&c2);
+    }
+}
+
+/*
+ * Version 3's direct codes, after CHUNK_DIRECT_AFTER (3) residuals in a
+ * row: the residual code alone (0: as predicted, which may start a run),
+ * and behind its escape a new scale, an XOR (last or new window) or, in the
+ * joint timestamp code, a dod code. Every path round-trips at every prefix
+ * (the open trailer keeps the count of residuals in a row and whether a
+ * pending run began in direct codes), with the residual factor on and off,
+ * and a series that moves at every point costs about a bit a point less
+ * than in version 2.
+ */
+static void
+test_v3_direct(void **state)
+{
+    enum { N = 160 };
+    tc_rng  r = { 333 };
+    int64_t ts[N];
+    double  v[N];
+
+    (void) state;
+    /* 1. a load-like gauge, 2 decimals, moving at every point */
+    {
+        int64_t k = 150;
+        size_t  v2, v3;
+
+        for (int i = 0; i < N; i++) {
+            int64_t step = (int64_t) (tc_gauss(&r) * 30);
+
+            ts[i] = INT64_C(1795000000000) + 10000 * i;
+            k += step != 0 ? step : 1;
+            v[i] = (double) k / 100;
+        }
+        v3 = tc_check_prefixes(ts, v, N);
+        v2 = tc_sealed_len(2, ts, v, N);
+        if (8 * v3 + (N - 10) * 8 / 10 > 8 * v2)
+            fail_msg("moving gauge: version 3 %zu bytes, version 2 %zu", v3, v2);
+    }
+    /* 2. every event after every other: moves (more or less often), exact
+     * steps, repeats, jitter and missed scrapes, new scales, NaN and Inf,
+     * outliers past the Rice code's escape, page-sized steps (factor on) */
+    for (int iter = 0; iter < 400; iter++) {
+        int64_t t = INT64_C(1795000000000), k = 1000, step = 7;
+        double  x = 10;
+        int     pmove = iter % 3 == 0 ? 95 : iter % 3 == 1 ? 80 : 60, unit = iter % 4 == 0 ? 4096 : 1;
+
+        for (int i = 0; i < N; i++) {
+            uint64_t e = tc_below(&r, 100);
+
+            if (i > 0) {
+                uint64_t j = tc_below(&r, 16);
+
+                t += 10000 + (j == 0 ? (int64_t) tc_below(&r, 11) - 5 : j == 1 ? 10000 : 0);
+                if (e < (uint64_t) pmove) {
+                    k += (int64_t) tc_below(&r, 41) - 20;
+                    x = (double) k * unit;
+                } else if (e < (uint64_t) pmove + 15) {
+                    k += step;                  /* the trend's step: often exactly predicted */
+                    x = (double) k * unit;
+                } else if (e < 97) {
+                    x = x == x ? x + 0.5 : 3;   /* a new scale (or back to decimals) */
+                } else if (e < 98) {
+                    x = tc_below(&r, 2) ? NAN : INFINITY;
+                } else if (e < 99) {
+                    k = (int64_t) (tc_u64(&r) >> (12 + tc_below(&r, 30)));
+                    x = (double) k;
+                }                               /* else: the same value again */
+            }
+            ts[i] = t;
+            v[i] = x;
+        }
+        tc_check(ts, v, N);
+        tc_check_v(ts, v, N, 2);
+        if (iter < 12)
+            tc_check_prefixes(ts, v, 70);
+    }
 }
 
 /*
@@ -1074,8 +1200,7 @@ test_truncated(void **state)
         tc_gen_ts(&r, (int) tc_below(&r, TS_NKINDS), s->ts, s->n);
         tc_gen_values(&r, (int) tc_below(&r, V_NKINDS), s->v, s->n);
         pw_chunk_init(&c);
-        assert_int_equal(pw_chunk_encode_version(&c, iter % 4 < 2 ? PW_CHUNK_VERSION : 1, s->ts, s->v, s->n),
-                         PW_OK);
+        assert_int_equal(pw_chunk_encode_version(&c, TC_VER(iter), s->ts, s->v, s->n), PW_OK);
         if (iter % 2)
             assert_int_equal(pw_chunk_seal(&c), PW_OK);
         for (size_t len = 0; len < c.len; len++) {
@@ -1116,8 +1241,7 @@ test_corrupted(void **state)
         tc_gen_ts(&r, (int) tc_below(&r, TS_NKINDS), s->ts, s->n);
         tc_gen_values(&r, (int) tc_below(&r, V_NKINDS), s->v, s->n);
         pw_chunk_init(&c);
-        assert_int_equal(pw_chunk_encode_version(&c, iter % 4 < 2 ? PW_CHUNK_VERSION : 1, s->ts, s->v, s->n),
-                         PW_OK);
+        assert_int_equal(pw_chunk_encode_version(&c, TC_VER(iter), s->ts, s->v, s->n), PW_OK);
         if (iter % 2)
             assert_int_equal(pw_chunk_seal(&c), PW_OK);
         bad = malloc(c.len);
@@ -1169,7 +1293,7 @@ test_bad_headers(void **state)
         const char *bytes;
         size_t      len;
     } bad[] = {
-        { "\x03\x00\x01\x00\x00\x00", 6 },          /* unknown version */
+        { "\x04\x00\x01\x00\x00\x00", 6 },          /* unknown version */
         { "\x00\x00\x01\x00\x00\x00", 6 },          /* unknown version */
         { "\x01\x02\x01\x00\x00\x00", 6 },          /* unknown flag */
         { "\x01\x00\x00\x00\x00\x00", 6 },          /* count 0 */
@@ -1376,6 +1500,7 @@ main(void)
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_v1_fixtures),
         cmocka_unit_test(test_v2_modes),
+        cmocka_unit_test(test_v3_direct),
         cmocka_unit_test(test_decode_arrays),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_corrupted),

@@ -42,26 +42,29 @@ mk_write(const char *dir, const char *name, const void *p, size_t len)
     }
 }
 
+/* The chunks of s at version ver; names of an older version than the newest start with "vN_". */
 static void
-mk_chunks(const char *dir, const mk_series *s)
+mk_chunks(const char *dir, const mk_series *s, unsigned ver)
 {
     pw_chunk c;
-    char     name[128];
+    char     name[128], pre[8] = "";
 
+    if (ver != PW_CHUNK_VERSION)
+        snprintf(pre, sizeof pre, "v%u_", ver);
     pw_chunk_init(&c);
-    if (pw_chunk_encode(&c, s->ts, s->v, s->n) != PW_OK)
+    if (pw_chunk_encode_version(&c, ver, s->ts, s->v, s->n) != PW_OK)
         exit(1);
-    snprintf(name, sizeof name, "open_%s", s->name);
+    snprintf(name, sizeof name, "%sopen_%s", pre, s->name);
     mk_write(dir, name, c.data, c.len);
     if (pw_chunk_seal(&c) != PW_OK)
         exit(1);
-    snprintf(name, sizeof name, "sealed_%s", s->name);
+    snprintf(name, sizeof name, "%ssealed_%s", pre, s->name);
     mk_write(dir, name, c.data, c.len);
     if (c.len > 4) {            /* cut in the middle, and one bit flipped */
-        snprintf(name, sizeof name, "cut_%s", s->name);
+        snprintf(name, sizeof name, "%scut_%s", pre, s->name);
         mk_write(dir, name, c.data, c.len / 2);
         c.data[c.len / 2] ^= 0x10;
-        snprintf(name, sizeof name, "flip_%s", s->name);
+        snprintf(name, sizeof name, "%sflip_%s", pre, s->name);
         mk_write(dir, name, c.data, c.len);
     }
     pw_chunk_free(&c);
@@ -106,7 +109,7 @@ main(int argc, char **argv)
 
     if (s == NULL)
         return 1;
-    for (int kind = 0; kind < 11; kind++) {
+    for (int kind = 0; kind < 13; kind++) {
         double x = 0;
 
         memset(s, 0, sizeof *s);
@@ -125,18 +128,32 @@ main(int argc, char **argv)
             case 7: s->name = "jitter"; x = i % 5 ? 1 : 2; s->ts[i] += (int64_t) (rng >> 62) - 1; break;
             case 8: s->name = "gaps"; x = (double) i; s->ts[i] = INT64_C(1795000000000) + (int64_t) (i * i * i) * 1000; break;
             case 9: s->name = "scales"; x = (double) (int64_t) (rng >> 20) / pow(10, (double) (i % 16)); break;
+            /* version 3's direct codes: a moving counter with jitter (dod escapes),
+             * exact steps (runs), new scales and NaNs (the other escapes) */
+            case 10:
+                s->name = "counter_jitter";
+                x += i % 11 < 6 ? 4 : 3 + (double) (rng >> 61);
+                s->ts[i] += i % 7 == 0 ? (int64_t) (rng >> 62) : 0;
+                break;
+            case 11:
+                s->name = "counter_escapes";
+                x = 100.0 + 9.0 * (double) i;
+                x = i % 13 != 12 ? x + (double) (rng >> 61) : i % 26 == 25 ? NAN : x + 0.5;
+                break;
             default: s->name = "one"; s->n = 1; x = 3.5; break;
             }
             s->v[i] = x;
             if (s->n == 1)
                 break;
         }
-        mk_chunks(dir, s);
+        mk_chunks(dir, s, PW_CHUNK_VERSION);
+        if (kind < 10)
+            mk_chunks(dir, s, 2);
         mk_points(dir, s);
     }
     free(s);
     mk_write(dir, "empty", "", 0);
-    mk_write(dir, "bad_version", "\x03\x00\x01\x00\x00\x00", 6);
+    mk_write(dir, "bad_version", "\x04\x00\x01\x00\x00\x00", 6);
     mk_write(dir, "header_only", "\x01\x01\x05\x80\xf8\xb2\xe5\xbd\x68\xf0\xa2\x04", 12);
     return 0;
 }

@@ -483,17 +483,27 @@ main(int argc, char **argv)
 
     printf("%zu-point sealed chunks and %zu-point open chunks, last %zu points of every series; "
            "bytes per sample\n\n", r.points, r.open, r.points);
-    printf("| kind | series | sealed v1 | sealed v2 | open v1 | open v2 | zstd(sealed v2) | VM-like + zstd |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("| kind | series |");
+    for (int v = 1; v <= PW_CHUNK_VERSION; v++)
+        printf(" sealed v%d |", v);
+    for (int v = 1; v <= PW_CHUNK_VERSION; v++)
+        printf(" open v%d |", v);
+    printf(" zstd(sealed v%d) | VM-like + zstd |\n|---|---:|", PW_CHUNK_VERSION);
+    for (int v = 1; v <= 2 * PW_CHUNK_VERSION + 2; v++)
+        printf("---:|");
+    printf("\n");
     for (int k = 0; k <= CB_NKINDS; k++) {
         cb_acc *a = k < CB_NKINDS ? &r.acc[k] : &all;
 
         if (a->points == 0)
             continue;
-        printf("| %s%s%s | %ld | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", k < CB_NKINDS ? "" : "**",
-               k < CB_NKINDS ? cb_kind_names[k] : "all", k < CB_NKINDS ? "" : "**", a->series,
-               a->sealed[1] / a->points, a->sealed[2] / a->points, a->open[1] / a->points,
-               a->open[2] / a->points, a->zstd_chunk / a->points, a->vm / a->points);
+        printf("| %s%s%s | %ld |", k < CB_NKINDS ? "" : "**", k < CB_NKINDS ? cb_kind_names[k] : "all",
+               k < CB_NKINDS ? "" : "**", a->series);
+        for (int v = 1; v <= PW_CHUNK_VERSION; v++)
+            printf(" %.3f |", a->sealed[v] / a->points);
+        for (int v = 1; v <= PW_CHUNK_VERSION; v++)
+            printf(" %.3f |", a->open[v] / a->points);
+        printf(" %.3f | %.3f |\n", a->zstd_chunk / a->points, a->vm / a->points);
         if (k < CB_NKINDS) {
             all.series += a->series;
             all.points += a->points;
@@ -505,13 +515,18 @@ main(int argc, char **argv)
             all.vm += a->vm;
         }
     }
-    if (r.pack_points > 0)
-        printf("\nlong histories (%.0f points): sealed v1 %.3f, v2 %.3f B/sample; in packs of <= 16 KiB "
-               "%.3f / %.3f, zstd over each pack %.3f / %.3f; VM-like blocks of %zu %.3f\n",
-               r.pack_points, r.long_sealed[1] / r.pack_points, r.long_sealed[2] / r.pack_points,
-               r.pack_bytes[1] / r.pack_points, r.pack_bytes[2] / r.pack_points,
-               r.pack_zstd[1] / r.pack_points, r.pack_zstd[2] / r.pack_points, r.points,
-               r.long_vm / r.pack_points);
+    if (r.pack_points > 0) {
+        printf("\nlong histories (%.0f points), B/sample by version (v1 / v2 / ...): sealed", r.pack_points);
+        for (int v = 1; v <= PW_CHUNK_VERSION; v++)
+            printf("%s%.3f", v > 1 ? " / " : " ", r.long_sealed[v] / r.pack_points);
+        printf("; in packs of <= 16 KiB");
+        for (int v = 1; v <= PW_CHUNK_VERSION; v++)
+            printf("%s%.3f", v > 1 ? " / " : " ", r.pack_bytes[v] / r.pack_points);
+        printf(", zstd over each pack");
+        for (int v = 1; v <= PW_CHUNK_VERSION; v++)
+            printf("%s%.3f", v > 1 ? " / " : " ", r.pack_zstd[v] / r.pack_points);
+        printf("; VM-like blocks of %zu %.3f\n", r.points, r.long_vm / r.pack_points);
+    }
     cb_cpu_report(&r);
     free(line);
     free(r.all_ts);

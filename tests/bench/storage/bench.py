@@ -1023,13 +1023,17 @@ def targets(R, pw_imp_rate, vm_rate, nng_rate, nngt_rate, pw_bps, vm_bps, mdb, N
                 out.append(f"Open chunks (`chunk_head`, {hp / N:.3f} B/sample, {100 * hpay / hp:.0f} % page fill): "
                            f"{nopen:,} of {plan['series']:,} series hold points in an open chunk, kept 64 series a "
                            f"record ({head['entries']:,} records of {hpay / head['entries'] / 1024:.1f} KiB on "
-                           "average, in overflow pages: what a record leaves unused is the rest of its last page). "
+                           "average, in overflow pages: what a record leaves unused is the rest of its last page, "
+                           f"{(hp - hpay) / N:.3f} B/sample here). "
                            "Over days of data they are a small share (one open chunk per series against a month of "
                            "sealed packs); on a data set of minutes per series they are the largest part. What "
-                           "would close the rest, roughly in order of size: (1) the open chunk's header and "
-                           "appender trailer (12 + 11-20 bytes a series); (2) 5-minute rollup blocks packed like "
-                           "sealed chunks (one block of a day is about 3 KB, alone in an overflow page); (3) the "
-                           "series index's hash entries, which arrive in random order (about 60-80 % page fill).")
+                           "would close the rest, roughly in order of size: (1) groups of 128 or 256 series (a new "
+                           "storage format): the unused rest of a last page is then shared by two or four times as "
+                           "many series, at the price of a larger record rewritten for each frame; (2) the open "
+                           "chunk's header and appender trailer (12 + 11-20 bytes a series, about 0.3 B/sample of a "
+                           "90-point chunk); (3) 5-minute rollup blocks packed like sealed chunks (one block of a "
+                           "day is about 2-3 KB, alone in an overflow page or two to a leaf); (4) the series index's "
+                           "hash entries, which arrive in random order (about 60-80 % page fill).")
             else:
                 out.append(f"Open chunks (`chunk_head`, {hp / N:.3f} B/sample, {100 * hpay / hp:.0f} % page fill): "
                            f"{nopen:,} of {plan['series']:,} series hold points in an open chunk, a record "
