@@ -554,10 +554,10 @@ chunk_step_resid2(pw_chunk_state_ *st, int64_t r, uint64_t u)
 }
 
 /*
- * A version 2 residual r (!= 0). shift (version 3, after a residual): the
- * code also says "no residual", r == 0 being the number 0 and every other
- * one its version 2 number plus 1, so that a series that keeps moving pays
- * no prefix bit for "moved again" (r == 0 then changes no residual state).
+ * A version 2 residual r (!= 0). shift (version 3's direct codes): the code
+ * also says "no residual", r == 0 being the number 0 and every other one
+ * its version 2 number plus 1, so that a series that keeps moving pays no
+ * prefix bit for "moved again" (r == 0 then changes no residual state).
  */
 static void
 chunk_put_resid2(chunk_bw *w, pw_chunk_state_ *st, int64_t r, unsigned shift)
@@ -848,7 +848,7 @@ chunk_step_dec_at(pw_chunk_state_ *st, int64_t a, int64_t resid)
         st->kdelta = 16 * step;
     st->trend = (miss < 0 ? -miss : miss) < (step < 0 ? -step : step);
     if (st->ver >= 3)
-        st->moved2 = resid == 0 ? 0 : st->moved2 < CHUNK_DIRECT_AFTER ? (uint8_t) (st->moved2 + 1) : st->moved2;
+        st->streak = resid == 0 ? 0 : st->streak < CHUNK_DIRECT_AFTER ? (uint8_t) (st->streak + 1) : st->streak;
     st->moved = st->ver >= 2 && resid != 0;
     /* vbits is always k / 10^scale in decimal mode: an unchanged k keeps it (runs of constants) */
     if (k != st->k)
@@ -875,7 +875,7 @@ chunk_step_abs(pw_chunk_state_ *st, unsigned scale, int64_t k)
     st->kdelta = 0;
     st->trend = 0;
     st->moved = 0;
-    st->moved2 = 0;
+    st->streak = 0;
     st->vbits = chunk_dec_bits(k, scale);
     return 0;
 }
@@ -887,7 +887,7 @@ chunk_step_xor(pw_chunk_state_ *st, uint64_t x)
     st->dec = 0;
     st->trend = 0;
     st->moved = 0;
-    st->moved2 = 0;
+    st->streak = 0;
     st->k = 0;
     st->kdelta = 0;
     st->vbits ^= x;
@@ -903,17 +903,18 @@ chunk_step_predicted(pw_chunk_state_ *st)
 }
 
 /*
- * Version 3, decimal mode after two residuals in a row ("direct": counters,
- * gauges that move every interval): the value code is the residual code
- * alone, its number 0 meaning "as predicted"; the rest hides behind the
- * residual code's escape (chunk_put_esc3). A series that keeps moving so
- * pays no prefix bit, one that moved once keeps version 2's cheap
- * "unchanged" (an exact prediction costs the Rice parameter's bits here).
+ * Version 3, decimal mode after CHUNK_DIRECT_AFTER residual codes in a row
+ * (the streak; "direct": counters, gauges that move every interval): the
+ * value code is the residual code alone, its number 0 meaning "as
+ * predicted"; the rest hides behind the residual code's escape
+ * (chunk_put_esc3). A series that keeps moving so pays no prefix bit, one
+ * that moves now and then keeps version 2's cheap "unchanged" (an exact
+ * prediction costs the Rice parameter's bits here).
  */
 CHUNK_HOT bool
 chunk_v3_direct(const pw_chunk_state_ *st)
 {
-    return st->ver >= 3 && st->dec && st->moved2 >= CHUNK_DIRECT_AFTER;
+    return st->ver >= 3 && st->dec && st->streak >= CHUNK_DIRECT_AFTER;
 }
 
 /* ---- point encoder --------------------------------------------------------- */
@@ -1087,7 +1088,7 @@ chunk_flush_run(chunk_bw *w, pw_chunk_state_ *st)
         return;
     if (st->ver < 2 || st->rjit)
         chunk_put(w, 0, 1);     /* dod 0 */
-    chunk_put_pred(w, st, st->rmoved, st->rmoved2);
+    chunk_put_pred(w, st, st->rmoved, st->rdirect);
     chunk_put_gamma(w, st->run);
     st->run = 0;
 }
@@ -1106,7 +1107,7 @@ chunk_put_point(chunk_bw *w, pw_chunk_state_ *st, int64_t ts, uint64_t v)
     if (dod == 0 && chunk_is_predicted(st, v)) {
         if (st->run == 0) {
             st->rmoved = st->moved;
-            st->rmoved2 = chunk_v3_direct(st);
+            st->rdirect = chunk_v3_direct(st);
             st->rjit = st->jit;
         }
         (void) chunk_step_predicted(st);        /* the caller checked ts > st->ts */
@@ -1343,8 +1344,8 @@ chunk_trailer_put2(uint8_t *p, const pw_chunk_state_ *st, unsigned pad)
     unsigned inrun = st->run > 0;
 
     p[n++] = (uint8_t) (pad << 5 | st->scale << 1 | st->dec);
-    p[n++] = (uint8_t) (st->moved2 << 6 | (st->rjit & inrun) << 5 | st->jit << 4 | (st->rmoved & inrun) << 3
-                        | st->moved << 2 | st->trend << 1 | (st->rmoved2 & inrun));
+    p[n++] = (uint8_t) (st->streak << 6 | (st->rjit & inrun) << 5 | st->jit << 4 | (st->rmoved & inrun) << 3
+                        | st->moved << 2 | st->trend << 1 | (st->rdirect & inrun));
     p[n++] = st->rl;
     if (st->dec) {
         n += chunk_uvarint_put(p + n, chunk_zigzag(st->k));
@@ -1428,11 +1429,11 @@ chunk_trailer_get2(const uint8_t *p, size_t pos, size_t end, chunk_open *o, uint
     st->rmoved = (mode >> 3) & 1;
     st->jit = (mode >> 4) & 1;
     st->rjit = (mode >> 5) & 1;
-    st->moved2 = mode >> 6;
-    st->rmoved2 = mode & 1;
+    st->streak = mode >> 6;
+    st->rdirect = mode & 1;
     st->rl = p[pos++];
     if ((st->ver < 3 && (mode & 0xc1) != 0) || (st->rl > 4 * 57 && st->rl != CHUNK_RL_UNSET)
-        || (!st->dec && (st->trend || st->moved)) || (st->rmoved2 && !st->rmoved))
+        || (!st->dec && (st->trend || st->moved)) || (st->rdirect && !st->rmoved))
         return PW_EPROTO;
     if (st->dec) {
         if (chunk_uvarint_get(p, end, &pos, &k) != 0 || chunk_uvarint_get(p, end, &pos, &kdelta) != 0)
@@ -1451,7 +1452,7 @@ chunk_trailer_get2(const uint8_t *p, size_t pos, size_t end, chunk_open *o, uint
     if (chunk_uvarint_get(p, end, &pos, &win) != 0 || chunk_uvarint_get(p, end, &pos, run) != 0
         || chunk_uvarint_get(p, end, &pos, &fac) != 0 || pos != end)
         return PW_EPROTO;
-    if (win >> 12 != 0 || fac >> 22 != 0 || st->moved2 > CHUNK_DIRECT_AFTER)
+    if (win >> 12 != 0 || fac >> 22 != 0 || st->streak > CHUNK_DIRECT_AFTER)
         return PW_EPROTO;
     st->lead = (uint8_t) (win & 63);
     st->trail = (uint8_t) (win >> 6);
@@ -1462,8 +1463,8 @@ chunk_trailer_get2(const uint8_t *p, size_t pos, size_t end, chunk_open *o, uint
     /* valuations of residuals (|r| <= 2^55); the factor is the common part of two */
     if ((st->lead + st->trail > 63 && (st->lead | st->trail) != 0) || st->pb > CHUNK_MAX_FB
         || st->pd > CHUNK_MAX_FD || st->fb > st->pb || st->fd > st->pd || chunk_factor(st->pb, st->pd) == 0
-        || ((st->rmoved || st->rmoved2 || st->rjit) && *run == 0)
-        || (st->ver >= 3 && st->moved != (st->moved2 > 0)) || (st->moved2 && st->rl == CHUNK_RL_UNSET))
+        || ((st->rmoved || st->rdirect || st->rjit) && *run == 0)
+        || (st->ver >= 3 && st->moved != (st->streak > 0)) || (st->streak && st->rl == CHUNK_RL_UNSET))
         return PW_EPROTO;
     return PW_OK;
 }
@@ -1596,7 +1597,7 @@ value:
         if (chunk_get_gamma(&r, &n) != 0 || n > it->left - it->pending)
             return -1;
         it->st.rmoved = moved;
-        it->st.rmoved2 = direct;
+        it->st.rdirect = direct;
         it->st.rjit = jit;
         it->st.run = n - 1;
         it->run_at = start;

@@ -8,9 +8,9 @@
  * step), a residual of a decimal k / 10^scale (integers, counters, "12.34"),
  * or a Gorilla-style XOR of the float64 bits. A run of points that are
  * exactly as predicted (constants) is one token; a series that moves at
- * every point pays no prefix bit for it (version 3's direct codes). Every value round-trips
- * bit for bit, -0.0, NaN payloads and +-Inf included. The format is in
- * collector/README.md, "Chunk format".
+ * every point pays no prefix bit for it (version 3's direct codes). Every
+ * value round-trips bit for bit, -0.0, NaN payloads and +-Inf included. The
+ * format is in collector/README.md, "Chunk format".
  *
  * Two forms of the same bytes:
  *   open   - a trailer also keeps the appender's state, so a point can be
@@ -118,7 +118,8 @@ typedef struct pw_chunk_state_ {
     uint8_t  ver;           /* the chunk's version: which codes apply */
     uint8_t  moved;         /* the last value code was a residual (prefixes swap) */
     uint8_t  rmoved;        /* moved when the pending / last run started */
-    uint8_t  moved2, rmoved2; /* v3: the last two value codes were residuals ("direct" codes); when the run started */
+    uint8_t  streak;        /* v3: residual codes in a row, up to 3 (at 3: direct codes) */
+    uint8_t  rdirect;       /* v3: direct codes when the pending / last run started */
     uint8_t  jit, rjit;     /* the last dod was not 0 (separate ts code); jit when the run started */
     uint8_t  rl;            /* 4 x the residuals' smoothed bit length: the Rice parameter */
     uint8_t  fb, fd;        /* residual factor 2^fb * 5^fd: min of the last two residuals' */

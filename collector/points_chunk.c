@@ -459,18 +459,24 @@ pwc_is_of(const MDB_val *k, uint64_t id)
  * and the twelfth in a leaf. Values up to about half a page stay in a leaf
  * (LMDB's limit), where this does not apply.
  */
+/* Overflow pages a value of len bytes takes: LMDB's 16-byte page header, then the value. */
+static size_t
+pwc_pages(const pwc *p, size_t len)
+{
+    return (16 + len + p->psize - 1) / p->psize;
+}
+
 static bool
 pwc_pack_fits(const pwc *p, size_t len, size_t add)
 {
-    size_t hdr = 16, pages, last;
+    size_t pages = pwc_pages(p, len);
 
     if (len + add > p->pack_max)
         return false;
-    pages = (len + hdr + p->psize - 1) / p->psize;
-    if (len <= p->psize / 2 || pages == (len + add + hdr + p->psize - 1) / p->psize)
+    if (len <= p->psize / 2 || pwc_pages(p, len + add) == pages)
         return true;
-    last = len + hdr - (pages - 1) * p->psize;
-    return last * 10 < p->psize * 9;
+    /* bytes used in the last page, against 90 % of it */
+    return (16 + len - (pages - 1) * p->psize) * 10 < p->psize * 9;
 }
 
 /* ---- append ---------------------------------------------------------------- */
@@ -478,8 +484,9 @@ pwc_pack_fits(const pwc *p, size_t len, size_t add)
 /*
  * Format 3: a newly sealed chunk (its first point at first, after every
  * sealed one) joins the series' last record while that stays within
- * pack_max and its pages well filled (pwc_pack_fits), else starts a record of its own (a plain chunk; it becomes a
- * pack when the next one joins it).
+ * pack_max and its pages well filled (pwc_pack_fits), else starts a
+ * record of its own (a plain chunk; it becomes a pack when the next one
+ * joins it).
  */
 static int
 pwc_seal_packed(pwc *p, MDB_txn *txn, uint64_t id, int64_t first, const void *c, size_t clen)
