@@ -1728,6 +1728,7 @@ pw_chunk_init(pw_chunk *c)
     c->data = NULL;
     c->len = 0;
     c->cap = 0;
+    c->parsed.data = NULL;
 }
 
 void
@@ -1742,6 +1743,82 @@ static pw_err
 chunk_reserve(pw_chunk *c, size_t need)
 {
     return pw_grow((void **) &c->data, &c->cap, need, 1, 64) ? PW_OK : PW_ENOMEM;
+}
+
+/*
+ * The state as the open trailer keeps it, i.e. what chunk_trailer_get
+ * gives back for it: fields a version does not store, and the run's flags
+ * without a run, read back as 0. An append from the kept parse must write
+ * what an append from the parsed bytes writes (chunk_test checks both
+ * ways against each other).
+ */
+static void
+chunk_state_kept(pw_chunk_state_ *st, int64_t last)
+{
+    st->ts = last;
+    if (st->ver >= 2) {
+        st->rbits = 0;
+        if (!st->dec)
+            st->k = st->kdelta = 0;
+        if (st->run == 0)
+            st->rjit = st->rmoved = st->rdirect = 0;
+    } else {
+        st->moved = st->rmoved = st->streak = st->rdirect = st->jit = st->rjit = st->rl = 0;
+        st->fb = st->fd = st->pb = st->pd = 0;
+    }
+}
+
+/* Keeps h and o as the parse of c's bytes as they are now (open form). */
+static void
+chunk_parse_keep(pw_chunk *c, const chunk_hdr *h, const chunk_open *o)
+{
+    pw_chunk_parse_ *k = &c->parsed;
+
+    k->data = c->data;
+    k->len = c->len;
+    k->hlen = h->len;
+    k->tlen = o->len;
+    k->first = h->first;
+    k->last = h->last;
+    k->count = h->count;
+    k->ver = h->ver;
+    k->flags = h->flags;
+    k->pad = (uint8_t) o->pad;
+    k->st = o->st;
+}
+
+/* The kept parse of c's bytes into h and o: true, or false when there is none. */
+static bool
+chunk_parse_kept(const pw_chunk *c, chunk_hdr *h, chunk_open *o)
+{
+    const pw_chunk_parse_ *k = &c->parsed;
+
+    if (k->data == NULL || k->data != c->data || k->len != c->len || c->len == 0)
+        return false;
+    h->len = k->hlen;
+    h->first = k->first;
+    h->last = k->last;
+    h->count = k->count;
+    h->ver = k->ver;
+    h->flags = k->flags;
+    o->len = k->tlen;
+    o->pad = k->pad;
+    o->st = k->st;
+    return true;
+}
+
+pw_err
+pw_chunk_info_of(const pw_chunk *c, uint32_t *count, int64_t *first, int64_t *last)
+{
+    chunk_hdr  h;
+    chunk_open o;
+
+    if (!chunk_parse_kept(c, &h, &o))
+        return pw_chunk_info(c->data, c->len, count, first, last);
+    *count = h.count;
+    *first = h.first;
+    *last = h.last;
+    return PW_OK;
 }
 
 /*
@@ -1768,14 +1845,22 @@ static void
 chunk_finish(pw_chunk *c, const chunk_hdr *h, size_t old_hlen, const pw_chunk_state_ *st,
              uint64_t nbits)
 {
-    uint8_t hdr[CHUNK_HDR_MAX];
-    size_t  hlen = chunk_hdr_put(hdr, h), sbytes = (size_t) ((nbits + 7) / 8);
+    uint8_t    hdr[CHUNK_HDR_MAX];
+    size_t     hlen = chunk_hdr_put(hdr, h), sbytes = (size_t) ((nbits + 7) / 8);
+    chunk_hdr  hk = *h;
+    chunk_open o;
 
     if (hlen != old_hlen)
         memmove(c->data + hlen, c->data + old_hlen, sbytes);
     memcpy(c->data, hdr, hlen);
     c->len = hlen + sbytes;
-    c->len += chunk_trailer_put(c->data + c->len, st, (unsigned) (sbytes * 8 - nbits));
+    o.pad = (unsigned) (sbytes * 8 - nbits);
+    o.len = chunk_trailer_put(c->data + c->len, st, o.pad);
+    c->len += o.len;
+    hk.len = hlen;
+    o.st = *st;
+    chunk_state_kept(&o.st, h->last);
+    chunk_parse_keep(c, &hk, &o);
 }
 
 static pw_err
@@ -1819,6 +1904,7 @@ chunk_reopen(pw_chunk *c, chunk_hdr *h)
     int           r;
     pw_err        e;
 
+    c->parsed.data = NULL;
     if ((e = chunk_reserve(c, c->len + CHUNK_TRAILER_MAX)) != PW_OK)
         return e;
     if (pw_chunk_iter_init(&it, c->data, c->len) != PW_OK)
@@ -1848,6 +1934,8 @@ pw_chunk_load(pw_chunk *c, const void *data, size_t len)
     chunk_hdr  h;
     chunk_open o;
     pw_err     e;
+    uintptr_t  at = (uintptr_t) data, own = (uintptr_t) c->data;
+    bool       mine = c->data != NULL && at < own + c->cap && at + len > own;  /* c's own bytes */
 
     pw_chunk_init(&tmp);
     if (len > 0) {
@@ -1855,6 +1943,16 @@ pw_chunk_load(pw_chunk *c, const void *data, size_t len)
             return e;
         if ((h.flags & CHUNK_FLAG_OPEN) && (e = chunk_trailer_get(data, len, &h, &o)) != PW_OK)
             return e;
+        /* The usual case, an open chunk from elsewhere: into c's own buffer, parse kept. */
+        if ((h.flags & CHUNK_FLAG_OPEN) && !mine) {
+            c->parsed.data = NULL;
+            if ((e = chunk_reserve(c, len)) != PW_OK)
+                return e;
+            memcpy(c->data, data, len);
+            c->len = len;
+            chunk_parse_keep(c, &h, &o);
+            return PW_OK;
+        }
         if ((e = chunk_reserve(&tmp, len)) != PW_OK)
             return e;
         memcpy(tmp.data, data, len);
@@ -1869,16 +1967,41 @@ pw_chunk_load(pw_chunk *c, const void *data, size_t len)
     return PW_OK;
 }
 
+/*
+ * Appends to the open chunk c whose header and trailer are h and o: the
+ * refusals first, then all the room, so that c changes only on success.
+ */
+static pw_err
+chunk_append_open(pw_chunk *c, chunk_hdr *h, chunk_open *o, int64_t ts, double v)
+{
+    chunk_bw w;
+    pw_err   e;
+
+    if (ts <= h->last)
+        return PW_EINVAL;
+    if (h->count >= PW_CHUNK_MAX_POINTS)
+        return PW_ETOOBIG;
+    if ((e = chunk_reserve(c, c->len + CHUNK_TRAILER_MAX + CHUNK_POINT_MAX + CHUNK_HDR_MAX)) != PW_OK)
+        return e;
+    w = chunk_stream_end(c, h, o);
+    chunk_put_point(&w, &o->st, ts, chunk_bits(v));
+    h->count++;
+    h->last = ts;
+    chunk_finish(c, h, h->len, &o->st, w.pos);
+    return PW_OK;
+}
+
 pw_err
 pw_chunk_append(pw_chunk *c, int64_t ts, double v)
 {
     chunk_hdr  h;
     chunk_open o;
-    chunk_bw   w;
     pw_err     e;
 
     if (c->len == 0)
         return chunk_append_first(c, PW_CHUNK_VERSION, ts, chunk_bits(v));
+    if (chunk_parse_kept(c, &h, &o))
+        return chunk_append_open(c, &h, &o, ts, v);
     if ((e = chunk_hdr_get(c->data, c->len, &h)) != PW_OK)
         return e;
     /* Refusals first: a refused append leaves the chunk as it was. */
@@ -1893,12 +2016,7 @@ pw_chunk_append(pw_chunk *c, int64_t ts, double v)
         return e;
     if ((e = chunk_trailer_get(c->data, c->len, &h, &o)) != PW_OK)
         return e;
-    w = chunk_stream_end(c, &h, &o);
-    chunk_put_point(&w, &o.st, ts, chunk_bits(v));
-    h.count++;
-    h.last = ts;
-    chunk_finish(c, &h, h.len, &o.st, w.pos);
-    return PW_OK;
+    return chunk_append_open(c, &h, &o, ts, v);
 }
 
 pw_err
@@ -1939,6 +2057,7 @@ pw_chunk_seal(pw_chunk *c)
         return e;
     if (!(h.flags & CHUNK_FLAG_OPEN))
         return PW_OK;
+    c->parsed.data = NULL;
     if ((e = chunk_trailer_get(c->data, c->len, &h, &o)) != PW_OK
         || (e = chunk_reserve(c, c->len + CHUNK_POINT_MAX)) != PW_OK)
         return e;

@@ -39,10 +39,59 @@
 #define PW_CHUNK_VERSION_MIN 1        /* the oldest version still read (and appended to) */
 #define PW_CHUNK_MAX_POINTS 8192u      /* hard cap; engines seal well before */
 
+/*
+ * Coder state after a point, the same for the appender (kept in the open
+ * form's trailer) and the iterator: private, here only so that an iterator
+ * can live on the stack.
+ */
+typedef struct pw_chunk_state_ {
+    int64_t  ts;            /* last timestamp */
+    uint64_t delta;         /* last timestamp delta (mod 2^64; 0 before the 2nd point) */
+    uint64_t vbits;         /* last value, IEEE 754 bits */
+    int64_t  k, kdelta;     /* decimal mode: last value == k / 10^scale; last step of k (v2: 16 x the average step) */
+    uint32_t run;           /* predicted points: pending (appender), still to return (iterator) */
+    uint8_t  dec, scale;    /* decimal mode on; its scale (0..15) */
+    uint8_t  trend;         /* decimal mode: next k predicted as k + kdelta (else k) */
+    uint8_t  rbits;         /* v1, decimal mode: bit length of the last residual's |r| - 1 */
+    uint8_t  lead, trail;   /* XOR window: leading / trailing zero bits */
+    /* version 2 only (v1 leaves them 0) */
+    uint8_t  ver;           /* the chunk's version: which codes apply */
+    uint8_t  moved;         /* the last value code was a residual (prefixes swap) */
+    uint8_t  rmoved;        /* moved when the pending / last run started */
+    uint8_t  streak;        /* v3: residual codes in a row, up to 3 (at 3: direct codes) */
+    uint8_t  rdirect;       /* v3: direct codes when the pending / last run started */
+    uint8_t  jit, rjit;     /* the last dod was not 0 (separate ts code); jit when the run started */
+    uint8_t  rl;            /* 4 x the residuals' smoothed bit length: the Rice parameter */
+    uint8_t  fb, fd;        /* residual factor 2^fb * 5^fd: min of the last two residuals' */
+    uint8_t  pb, pd;        /* the last residual's 2-adic and 5-adic valuations */
+} pw_chunk_state_;
+
+/*
+ * The appender's parse of an open chunk's header and trailer: private. The
+ * calls that write a chunk keep it, so that appending to a chunk that was
+ * just loaded or appended to parses neither again (the engine appends one
+ * point per series per frame). It describes data[0..len) only while both
+ * are the ones it names.
+ */
+typedef struct pw_chunk_parse_ {
+    const uint8_t  *data;       /* the chunk it describes, NULL: none */
+    size_t          len;
+    size_t          hlen, tlen; /* header, trailer bytes */
+    int64_t         first, last;
+    uint32_t        count;
+    uint8_t         ver, flags, pad;
+    pw_chunk_state_ st;         /* as the trailer keeps it */
+} pw_chunk_parse_;
+
+/*
+ * data, len and cap are read-only outside chunk.c: a chunk's bytes change
+ * only through these calls (which keep `parsed` in step).
+ */
 typedef struct pw_chunk {
-    uint8_t *data;      /* header + bit stream; malloc'd, owned */
-    size_t   len;       /* bytes in use */
-    size_t   cap;       /* bytes allocated */
+    uint8_t        *data;       /* header + bit stream; malloc'd, owned */
+    size_t          len;        /* bytes in use */
+    size_t          cap;        /* bytes allocated */
+    pw_chunk_parse_ parsed;     /* private */
 } pw_chunk;
 
 /* An empty open chunk (no allocation until the first append). */
@@ -50,8 +99,8 @@ void   pw_chunk_init(pw_chunk *c);
 void   pw_chunk_free(pw_chunk *c);
 
 /*
- * Makes c (initialized; what it held is released on success) a copy of the
- * open or sealed chunk in data/len, validating its header and, for an open
+ * Makes c (initialized; its buffer is reused, grown when too small) a copy
+ * of the open or sealed chunk in data/len, validating its header and, for an open
  * chunk, its appender state (the stream is not decoded: that would make
  * appends O(n)). A sealed chunk is decoded once to rebuild that state, so c
  * comes out in open form; pw_chunk_seal gives back the same bytes.
@@ -95,36 +144,11 @@ pw_err pw_chunk_seal(pw_chunk *c);
  * with count 0.
  */
 pw_err   pw_chunk_info(const void *data, size_t len, uint32_t *count, int64_t *first, int64_t *last);
+/* pw_chunk_info of c's bytes, from the parse c keeps when it has one. */
+pw_err   pw_chunk_info_of(const pw_chunk *c, uint32_t *count, int64_t *first, int64_t *last);
 uint32_t pw_chunk_count(const void *data, size_t len);
 int64_t  pw_chunk_first_ts(const void *data, size_t len);
 int64_t  pw_chunk_last_ts(const void *data, size_t len);
-
-/*
- * Coder state after a point, the same for the appender (kept in the open
- * form's trailer) and the iterator: private, here only so that an iterator
- * can live on the stack.
- */
-typedef struct pw_chunk_state_ {
-    int64_t  ts;            /* last timestamp */
-    uint64_t delta;         /* last timestamp delta (mod 2^64; 0 before the 2nd point) */
-    uint64_t vbits;         /* last value, IEEE 754 bits */
-    int64_t  k, kdelta;     /* decimal mode: last value == k / 10^scale; last step of k (v2: 16 x the average step) */
-    uint32_t run;           /* predicted points: pending (appender), still to return (iterator) */
-    uint8_t  dec, scale;    /* decimal mode on; its scale (0..15) */
-    uint8_t  trend;         /* decimal mode: next k predicted as k + kdelta (else k) */
-    uint8_t  rbits;         /* v1, decimal mode: bit length of the last residual's |r| - 1 */
-    uint8_t  lead, trail;   /* XOR window: leading / trailing zero bits */
-    /* version 2 only (v1 leaves them 0) */
-    uint8_t  ver;           /* the chunk's version: which codes apply */
-    uint8_t  moved;         /* the last value code was a residual (prefixes swap) */
-    uint8_t  rmoved;        /* moved when the pending / last run started */
-    uint8_t  streak;        /* v3: residual codes in a row, up to 3 (at 3: direct codes) */
-    uint8_t  rdirect;       /* v3: direct codes when the pending / last run started */
-    uint8_t  jit, rjit;     /* the last dod was not 0 (separate ts code); jit when the run started */
-    uint8_t  rl;            /* 4 x the residuals' smoothed bit length: the Rice parameter */
-    uint8_t  fb, fd;        /* residual factor 2^fb * 5^fd: min of the last two residuals' */
-    uint8_t  pb, pd;        /* the last residual's 2-adic and 5-adic valuations */
-} pw_chunk_state_;
 
 typedef struct pw_chunk_iter {
     const uint8_t  *data;

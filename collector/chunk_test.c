@@ -296,13 +296,14 @@ tc_assert_same(const pw_chunk *a, const pw_chunk *b)
 
 /*
  * Every way to build and read the chunk of these points, at chunk version
- * ver, agrees: n appends, one encode, load of either form, seal (twice),
- * the accessors and pw_chunk_decode. Returns the sealed size in bytes.
+ * ver, agrees: n appends (from the parse a chunk keeps, and from bytes
+ * parsed anew), one encode, load of either form, seal (twice), the
+ * accessors and pw_chunk_decode. Returns the sealed size in bytes.
  */
 static size_t
 tc_check_v(const int64_t *ts, const double *v, size_t n, unsigned ver)
 {
-    pw_chunk a, b, c;
+    pw_chunk a, b, c, d;
     int64_t *dts = malloc((n + 1) * sizeof *dts);
     double  *dv = malloc((n + 1) * sizeof *dv);
     size_t   dn, sealed;
@@ -312,12 +313,32 @@ tc_check_v(const int64_t *ts, const double *v, size_t n, unsigned ver)
     pw_chunk_init(&a);
     pw_chunk_init(&b);
     pw_chunk_init(&c);
+    pw_chunk_init(&d);
     /* the first point sets the version; appends keep it */
     assert_int_equal(pw_chunk_encode_version(&a, ver, ts, v, n ? 1 : 0), PW_OK);
     for (size_t i = 1; i < n; i++)
         assert_int_equal(pw_chunk_append(&a, ts[i], v[i]), PW_OK);
     assert_int_equal(pw_chunk_encode_version(&b, ver, ts, v, n), PW_OK);
     tc_assert_same(&a, &b);
+    /* Reloading a chunk's own bytes keeps no parse: each append of d starts
+     * from its trailer's bytes, each of a from the state kept in memory. */
+    assert_int_equal(pw_chunk_encode_version(&d, ver, ts, v, n ? 1 : 0), PW_OK);
+    for (size_t i = 1; i < n; i++) {
+        assert_int_equal(pw_chunk_load(&d, d.data, d.len), PW_OK);
+        assert_int_equal(pw_chunk_append(&d, ts[i], v[i]), PW_OK);
+    }
+    tc_assert_same(&a, &d);
+    /* the header facts, from the kept parse (a) and from the bytes (d, just reloaded) */
+    assert_int_equal(pw_chunk_load(&d, d.data, d.len), PW_OK);
+    for (int w = 0; w < 2; w++) {
+        uint32_t cnt;
+        int64_t  first, last;
+
+        assert_int_equal(pw_chunk_info_of(w ? &d : &a, &cnt, &first, &last), PW_OK);
+        assert_int_equal(cnt, n);
+        assert_true(first == (n ? ts[0] : 0) && last == (n ? ts[n - 1] : 0));
+    }
+    pw_chunk_free(&d);
     if (n > 0)
         assert_int_equal(a.data[0], ver);
     tc_expect(a.data, a.len, ts, v, n);
@@ -1316,29 +1337,37 @@ test_bad_headers(void **state)
         assert_int_equal(c.len, 0);
         assert_int_equal(pw_chunk_iter_init(&it, bad[i].bytes, bad[i].len), PW_EPROTO);
     }
-    /* a chunk whose own bytes were damaged refuses appends and seal, unchanged */
+    /* Damaged bytes are refused on the way in (pw_chunk_load is how bytes
+     * from elsewhere reach a pw_chunk); the chunk loaded into stays as it was
+     * and appends as before, from its kept parse. */
     {
-        int64_t ts[] = { 5, 6, 7 };
-        double  v[] = { 1, 2, 2.5 };
-        uint8_t keep[64];
-        size_t  len;
+        int64_t  ts[] = { 5, 6, 7 };
+        double   v[] = { 1, 2, 2.5 };
+        uint8_t  keep[64], bad_copy[64];
+        size_t   len;
+        pw_chunk d;
 
         pw_chunk_init(&c);
+        pw_chunk_init(&d);
         assert_int_equal(pw_chunk_encode(&c, ts, v, 3), PW_OK);
         len = c.len;
+        assert_true(len <= sizeof keep);
         memcpy(keep, c.data, len);
-        c.data[0] = PW_CHUNK_VERSION + 1;               /* version */
-        assert_int_equal(pw_chunk_append(&c, 8, 1), PW_EPROTO);
-        assert_int_equal(pw_chunk_seal(&c), PW_EPROTO);
-        c.data[0] = keep[0];
-        c.data[len - 1] = 200;                          /* trailer length */
-        assert_int_equal(pw_chunk_append(&c, 8, 1), PW_EPROTO);
-        assert_int_equal(pw_chunk_seal(&c), PW_EPROTO);
-        assert_int_equal(c.len, len);
-        c.data[len - 1] = keep[len - 1];
-        assert_memory_equal(c.data, keep, len);
+        assert_int_equal(pw_chunk_load(&d, keep, len), PW_OK);
+        memcpy(bad_copy, keep, len);
+        bad_copy[0] = PW_CHUNK_VERSION + 1;             /* version */
+        assert_int_equal(pw_chunk_load(&d, bad_copy, len), PW_EPROTO);
+        bad_copy[0] = keep[0];
+        bad_copy[len - 1] = 200;                        /* trailer length */
+        assert_int_equal(pw_chunk_load(&d, bad_copy, len), PW_EPROTO);
+        assert_int_equal(d.len, len);
+        assert_memory_equal(d.data, keep, len);
+        assert_int_equal(pw_chunk_append(&d, 8, 1), PW_OK);
         assert_int_equal(pw_chunk_append(&c, 8, 1), PW_OK);
+        assert_int_equal(d.len, c.len);
+        assert_memory_equal(d.data, c.data, c.len);
         pw_chunk_free(&c);
+        pw_chunk_free(&d);
     }
     /* a failed load leaves the chunk as it was */
     {

@@ -803,14 +803,11 @@ pwc_rewrite_head(pwh *h, uint64_t id, const MDB_val *old, int64_t ts, double val
     return rc;
 }
 
-/* Puts the grown open chunk c of id back, or seals it when it is full; frees c either way. */
+/* Puts the grown open chunk c of id back (copied), or seals it when it is full. */
 static int
-pwc_head_store(pwc *p, pwh *h, MDB_txn *txn, uint64_t id, pw_chunk *c, bool full)
+pwc_head_store(pwc *p, pwh *h, MDB_txn *txn, uint64_t id, const pw_chunk *c, bool full)
 {
-    int rc = full ? pwc_seal_head(p, h, txn, id, c->data, c->len) : pwh_put(h, id, c->data, c->len);
-
-    pw_chunk_free(c);
-    return rc;
+    return full ? pwc_seal_head(p, h, txn, id, c->data, c->len) : pwh_put(h, id, c->data, c->len);
 }
 
 /* One point of id, through h: appended, inserted, merged into sealed data or a new open chunk. */
@@ -845,11 +842,12 @@ pwc_append_one(pwc *p, pwh *h, MDB_txn *txn, uint64_t id, int64_t ts, double val
     if (ts <= last)
         return pwc_rewrite_head(h, id, &v, ts, val);
     pw_chunk_init(&c);
-    if (pw_chunk_load(&c, v.mv_data, v.mv_size) != PW_OK || pw_chunk_append(&c, ts, val) != PW_OK) {
-        pw_chunk_free(&c);
-        return MDB_CORRUPTED;
-    }
-    return pwc_head_store(p, h, txn, id, &c, count + 1 >= PWC_SEAL_POINTS);
+    if (pw_chunk_load(&c, v.mv_data, v.mv_size) != PW_OK || pw_chunk_append(&c, ts, val) != PW_OK)
+        rc = MDB_CORRUPTED;
+    else
+        rc = pwc_head_store(p, h, txn, id, &c, count + 1 >= PWC_SEAL_POINTS);
+    pw_chunk_free(&c);
+    return rc;
 }
 
 static int
@@ -864,16 +862,16 @@ pwc_append(void *state, MDB_txn *txn, uint64_t id, int64_t ts, double val)
 
 /*
  * Points pt[0..n) of one series: those after the open chunk's last point
- * are appended to one load of it, written back once (or sealed on the
- * way); any other point, and the first one of a series with no open
+ * are appended to one load of it into c (the caller's, reused from series
+ * to series: no allocation per series), written back once (or sealed on
+ * the way); any other point, and the first one of a series with no open
  * chunk, takes pwc_append_one. Same result as n pwc_append calls.
  */
 static int
-pwc_append_series(pwc *p, pwh *h, MDB_txn *txn, const pw_store_point *pt, size_t n)
+pwc_append_series(pwc *p, pwh *h, MDB_txn *txn, const pw_store_point *pt, size_t n, pw_chunk *c)
 {
     uint64_t id = pt[0].series_id;
     MDB_val  v;
-    pw_chunk c;
     int64_t  first, last;
     uint32_t count;
     size_t   i = 0;
@@ -882,8 +880,10 @@ pwc_append_series(pwc *p, pwh *h, MDB_txn *txn, const pw_store_point *pt, size_t
     while (i < n) {
         bool sealed = false;
 
+        /* Loaded first: the load's parse also gives count and last. */
         rc = pwh_get(h, id, &v);
-        if (rc == 0 && pw_chunk_info(v.mv_data, v.mv_size, &count, &first, &last) != PW_OK)
+        if (rc == 0 && (pw_chunk_load(c, v.mv_data, v.mv_size) != PW_OK
+                        || pw_chunk_info_of(c, &count, &first, &last) != PW_OK))
             return MDB_CORRUPTED;
         if (rc == MDB_NOTFOUND || (rc == 0 && pt[i].ts_ms <= last)) {
             if ((rc = pwc_append_one(p, h, txn, id, pt[i].ts_ms, pt[i].value)) != 0)
@@ -893,16 +893,9 @@ pwc_append_series(pwc *p, pwh *h, MDB_txn *txn, const pw_store_point *pt, size_t
         }
         if (rc != 0)
             return rc;
-        pw_chunk_init(&c);
-        if (pw_chunk_load(&c, v.mv_data, v.mv_size) != PW_OK) {
-            pw_chunk_free(&c);
-            return MDB_CORRUPTED;
-        }
         for (; i < n && pt[i].ts_ms > last; i++) {
-            if (pw_chunk_append(&c, pt[i].ts_ms, pt[i].value) != PW_OK) {
-                pw_chunk_free(&c);
+            if (pw_chunk_append(c, pt[i].ts_ms, pt[i].value) != PW_OK)
                 return MDB_CORRUPTED;
-            }
             last = pt[i].ts_ms;
             if (++count >= PWC_SEAL_POINTS) {
                 i++;
@@ -910,7 +903,7 @@ pwc_append_series(pwc *p, pwh *h, MDB_txn *txn, const pw_store_point *pt, size_t
                 break;
             }
         }
-        if ((rc = pwc_head_store(p, h, txn, id, &c, sealed)) != 0)
+        if ((rc = pwc_head_store(p, h, txn, id, c, sealed)) != 0)
             return rc;
     }
     return 0;
@@ -926,17 +919,20 @@ pwc_append_series(pwc *p, pwh *h, MDB_txn *txn, const pw_store_point *pt, size_t
 static int
 pwc_append_sorted(void *state, MDB_txn *txn, const pw_store_point *pt, size_t n)
 {
-    pwc   *p = state;
-    pwh    h;
-    size_t j;
-    int    rc = 0;
+    pwc     *p = state;
+    pwh      h;
+    pw_chunk c;
+    size_t   j;
+    int      rc = 0;
 
     pwh_begin(&h, &p->heads, txn, true);
+    pw_chunk_init(&c);
     for (size_t i = 0; i < n && rc == 0; i = j) {
         for (j = i + 1; j < n && pt[j].series_id == pt[i].series_id; j++)
             ;
-        rc = pwc_append_series(p, &h, txn, pt + i, j - i);
+        rc = pwc_append_series(p, &h, txn, pt + i, j - i, &c);
     }
+    pw_chunk_free(&c);
     return pwh_end(&h, rc);
 }
 
