@@ -342,7 +342,9 @@ agent_signal_cb(uv_signal_t *s, int signum)
 
     pw_info("signal %d: stopping after seq %llu, %llu frame(s) stay spooled", signum,
             (unsigned long long) a->hdr.seq, (unsigned long long) pw_spool_count(a->spool));
-    if (a->watchdog == NULL && pw_watchdog_start(a->stop_timeout_ms, NULL, NULL, &a->watchdog) != PW_OK)
+    if (a->watchdog == NULL
+        && pw_watchdog_start(a->stop_timeout_ms, "frames not acked stay spooled and are resent on "
+                             "the next start", NULL, NULL, &a->watchdog) != PW_OK)
         pw_warn("cannot start the shutdown watchdog: shutdown has no deadline");
     pw_watchdog_stage(a->watchdog, "closing the collector connection");
     uv_timer_stop(&a->tick);

@@ -34,6 +34,7 @@
 #include "stats.h"
 #include "store.h"
 #include "tls.h"
+#include "watchdog.h"
 #include "wire.h"
 #include "writer.h"
 
@@ -48,6 +49,7 @@ struct collector {
     uint64_t    max_inflight_bytes;   /* decoded frames held by ingest at once (ingest.h) */
     int64_t     self_interval_ms;
     int64_t     audit_retention_ms;
+    int64_t     stop_timeout_ms;      /* --stop-timeout: the shutdown's deadline */
     pw_maintenance_opts maint;
     const char *http_addr, *http_tls_cert, *http_tls_key;   /* --http off: no HTTP API */
     const char *web_dir;      /* --web-dir; NULL: pw_http_static_default_dir */
@@ -82,6 +84,8 @@ struct collector {
     atomic_bool        self_busy;     /* self_req is with the writer */
 };
 
+#define COLLECTOR_MAX_OPTS 40     /* entries of the option table, its NULL one included */
+
 static const char *collector_usage_head =
     "usage: poolwatch-collector [options]\n"
     "Receives frames from poolwatch agents over NNG and stores them in LMDB.\n\noptions:\n";
@@ -107,6 +111,7 @@ collector_options(collector *c, pw_option *opts)
         { "audit-retention", PW_OPT_DURATION, &c->audit_retention_ms, "keep audit records (400d; at least 183d)", "DURATION" },
         { "maintenance-interval", PW_OPT_DURATION, &c->maint.interval_ms, "pause between upkeep passes (5s)", "DURATION" },
         { "dedupe-keep", PW_OPT_DURATION, &c->maint.dedupe_keep_ms, "forget old agent boots unseen this long (35d; 0 never)", "DURATION" },
+        { "stop-timeout", PW_OPT_DURATION, &c->stop_timeout_ms, "on SIGTERM, exit after this long even if a step of the shutdown hangs (30s)", "DURATION" },
         { "capacity-interval", PW_OPT_DURATION, &c->capacity_interval_ms, "how often pool capacity series are stored; 0 = off (1m)", "DURATION" },
         { "pools", PW_OPT_SECTION, &c->has_pools, NULL, NULL },
         { "alert-interval", PW_OPT_DURATION, &c->alert_interval_ms, "how often alert rules are evaluated; 0 = off (1m)", "DURATION" },
@@ -122,6 +127,7 @@ collector_options(collector *c, pw_option *opts)
         { "version", PW_OPT_FLAG, &c->prog.version, "show the version", NULL },
         { NULL, 0, NULL, NULL, NULL },
     };
+    _Static_assert(sizeof table / sizeof table[0] <= COLLECTOR_MAX_OPTS, "raise COLLECTOR_MAX_OPTS");
     memcpy(opts, table, sizeof table);
 }
 
@@ -481,14 +487,15 @@ main(int argc, char **argv)
         .max_inflight_bytes = 256u << 20,
         .capacity_interval_ms = 60000, .alert_interval_ms = 60000,
         .report_tz_name = PW_REPORT_TZ_DEFAULT, .report_archive_day = 1,
-        .audit_retention_ms = PW_AUDIT_DEF_RETENTION_MS,
+        .audit_retention_ms = PW_AUDIT_DEF_RETENTION_MS, .stop_timeout_ms = 30000,
         .maint = {
             .retention = { [PW_RES_RAW] = 35 * 86400000LL, [PW_RES_5M] = 396 * 86400000LL,
                            [PW_RES_1H] = 1826 * 86400000LL, [PW_RES_1D] = 1826 * 86400000LL },
             .interval_ms = 5000, .budget = 256, .dedupe_keep_ms = 35 * 86400000LL,
         },
     };
-    pw_option opts[32];
+    pw_option    opts[COLLECTOR_MAX_OPTS];
+    pw_watchdog *watchdog = NULL;
     pw_config cfg = { 0 };
     sigset_t  sigs;
     char      msg[512];
@@ -501,13 +508,15 @@ main(int argc, char **argv)
     rc = 1;
     if (c.contexts < 1 || c.contexts > 4096 || c.max_batch < 1 || c.max_batch > 65536
         || c.self_interval_ms < 10 || (c.max_db_size > 0 && c.max_db_size < (256u << 10))
+        || c.stop_timeout_ms < 1
         || c.maint.interval_ms < 10 || c.audit_retention_ms < PW_AUDIT_MIN_RETENTION_MS
         || (c.capacity_interval_ms != 0 && c.capacity_interval_ms < 10)
         || (c.alert_interval_ms != 0 && c.alert_interval_ms < 10)) {
         fprintf(stderr, "poolwatch-collector: --contexts 1..4096, --max-batch 1..65536, "
                         "--self-interval and --maintenance-interval >= 10ms, "
                         "--capacity-interval and --alert-interval 0 or >= 10ms, "
-                        "--max-db-size 0 or >= 256KiB, --audit-retention >= 183d (R12)\n");
+                        "--max-db-size 0 or >= 256KiB, --audit-retention >= 183d (R12), "
+                        "--stop-timeout > 0\n");
         goto out;
     }
     if (c.max_inflight_bytes < (64u << 10)) {
@@ -548,15 +557,32 @@ main(int argc, char **argv)
     c.config_path = pw_config_arg(argc, argv);
     rc = collector_run(&c, &sigs);
 out:
+    /*
+     * Bounded: the writer commits what it holds and the jobs finish their
+     * pass, but a step that hangs (an NNG close, a stuck disk) must not keep
+     * an init system or an upgrade waiting. Nothing acked is at risk when
+     * the deadline cuts it short: acks follow commits, and LMDB is
+     * crash-safe. Only when something was started (rc -1: options only).
+     */
+    if (c.store != NULL
+        && pw_watchdog_start(c.stop_timeout_ms, "LMDB keeps every committed transaction, and "
+                             "agents resend the frames not acked", NULL, NULL, &watchdog) != PW_OK)
+        pw_warn("cannot start the shutdown watchdog: shutdown has no deadline");
     /* Order matters: see ingest.h. The HTTP API goes first: it reads the store. */
+    pw_watchdog_stage(watchdog, "stopping the HTTP API");
     pw_http_stop(c.http);
+    pw_watchdog_stage(watchdog, "storing the frames received");
     pw_ingest_pause(c.ingest);
     pw_writer_stop(c.writer);
+    pw_watchdog_stage(watchdog, "closing the agents' socket");
     pw_ingest_stop(c.ingest);
+    pw_watchdog_stage(watchdog, "ending the maintenance pass");
     pw_maintenance_stop(c.maintenance);
+    pw_watchdog_stage(watchdog, "stopping the capacity, report and alert jobs");
     pw_capjob_stop(c.capjob);
     pw_report_job_stop(c.report_job);       /* reads alerts.mdb: before the alert engine goes */
     pw_alert_job_stop(c.alerts);
+    pw_watchdog_stage(watchdog, "closing the databases");
     pw_alert_config_free(c.alert_cfg);
     pw_inventory_close(c.inv);
     pw_store_close(c.store);
@@ -564,5 +590,6 @@ out:
     pw_batch_free(c.self_batch);
     pw_report_tz_free(c.report_tz);
     pw_config_free(&cfg);
+    pw_watchdog_stop(watchdog);
     return rc;
 }

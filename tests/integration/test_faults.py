@@ -1,10 +1,12 @@
 """Faults on loopback: collector killed, collector down, spool full, hostile input."""
 import json
 import os
+import platform
 import re
 import signal
 import struct
 import subprocess
+import time
 import unittest
 
 import msgpack
@@ -26,6 +28,44 @@ def stop_info(agent):
     """(last seq, frames left in the spool) from the agent's stop line."""
     m = re.search(r"stopping after seq (\d+), (\d+) frame\(s\) stay spooled", agent.text())
     return int(m.group(1)), int(m.group(2))
+
+
+# futex(2) by architecture, for telling a thread that waits on LMDB's lock.
+FUTEX_NR = {"x86_64": 202, "aarch64": 98}.get(platform.machine())
+
+
+def waits_on_lock_file(pid, comm, path):
+    """True when thread `comm` of pid sleeps in futex(2) on a word inside the
+    mapping of `path` (LMDB's write mutex lives in lock.mdb)."""
+    spans = []
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            if line.rstrip().endswith(path):
+                lo, hi = line.split()[0].split("-")
+                spans.append((int(lo, 16), int(hi, 16)))
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+            with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
+                sc = f.read().split()
+        except OSError:
+            continue
+        if name == comm and len(sc) > 1 and sc[0] == str(FUTEX_NR) \
+                and any(lo <= int(sc[1], 16) < hi for lo, hi in spans):
+            return True
+    return False
+
+
+def blocked_reading_stdin(pid):
+    """True when pid sleeps in read(2) on its stdin (an empty pipe)."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            sc = f.read().split()
+    except OSError:
+        return False
+    read_nr = {"x86_64": 0, "aarch64": 63}.get(platform.machine())
+    return len(sc) > 1 and sc[0] == str(read_nr) and int(sc[1], 16) == 0
 
 
 class Faults(PoolwatchTest):
@@ -175,6 +215,46 @@ class Faults(PoolwatchTest):
                               "--res", "5m", "--format", "json").stdout
             self.assertTrue(json.loads(raw), "%s returned nothing" % fn)
             self.assertEqual(json.loads(raw), json.loads(rolled), fn)
+
+    @unittest.skipIf(FUTEX_NR is None, "futex(2) number of this architecture not known")
+    def test_stop_deadline_when_a_step_hangs(self):
+        """A shutdown step that hangs ends at --stop-timeout, logged, exit 0;
+        the store is whole afterwards and nothing is lost. The hang is real:
+        another process (mdb_load, stopped inside its write transaction)
+        holds LMDB's write lock, so the writer cannot store the frames it
+        holds and pw_writer_stop waits for it."""
+        c = self.collector("--stop-timeout", "700ms")
+        a = self.agent()
+        boot = boot_of(a)
+        wait_until(lambda: len(seq_values(self, boot)) >= 3, 20, "frames stored")
+        lock = subprocess.Popen(["mdb_load", "-s", "pwtest_lock", self.data], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lock.stdin.close)
+        self.addCleanup(lambda: lock.poll() is None and (lock.kill(), lock.wait()))
+        # The dump header only: mdb_load begins its write txn, then waits for records.
+        lock.stdin.write(b"VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n")
+        lock.stdin.flush()
+        wait_until(lambda: blocked_reading_stdin(lock.pid), 10, "mdb_load inside its write txn")
+        lockfile = os.path.join(os.path.realpath(self.data), "lock.mdb")
+        wait_until(lambda: waits_on_lock_file(c.p.pid, "pw:writer", lockfile), 10,
+                   "the collector's writer waiting for the write lock")
+        t0 = time.monotonic()
+        c.stop()
+        self.assertLess(time.monotonic() - t0, 8, "the deadline bounds the stop")
+        self.assertRegex(c.text(), r"shutdown still storing the frames received after 700 ms: "
+                                   r"exiting without it; LMDB keeps every committed transaction")
+        lock.kill()
+        lock.wait()
+        # Frames not acked were kept by the agent: all arrive, each once.
+        c2 = self.collector(name="collector2")
+        a.stop()
+        last, _ = stop_info(a)
+        a2 = self.agent(spool=os.path.join(self.tmp, "agent-spool"), log="agent2")
+        wait_until(lambda: seq_values(self, boot)[-1:] == [last], 30, "every frame delivered")
+        a2.stop()
+        self.assertEqual(seq_values(self, boot), list(range(1, last + 1)))
+        c2.stop()
+        self.assertNotIn("exiting without it", c2.text())
 
     def test_malformed_flood_does_not_stop_a_good_agent(self):
         c = self.collector()

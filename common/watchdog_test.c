@@ -39,7 +39,7 @@ test_stop_in_time_does_not_fire(void **state)
     assert_int_equal(pipe(e.pipe), 0);
     /* A minute: stop comes long before, and must wake the thread at once
      * (the test would take a minute otherwise). */
-    assert_int_equal(pw_watchdog_start(60000, record_expire, &e, &w), PW_OK);
+    assert_int_equal(pw_watchdog_start(60000, NULL, record_expire, &e, &w), PW_OK);
     pw_watchdog_stage(w, "closing the spool");
     assert_int_equal(pw_watchdog_stop(w), 0);
     assert_int_equal(e.calls, 0);
@@ -56,7 +56,7 @@ test_stuck_shutdown_fires_with_its_stage(void **state)
 
     (void) state;
     assert_int_equal(pipe(e.pipe), 0);
-    assert_int_equal(pw_watchdog_start(30, record_expire, &e, &w), PW_OK);
+    assert_int_equal(pw_watchdog_start(30, "test: nothing lost", record_expire, &e, &w), PW_OK);
     pw_watchdog_stage(w, "starting");
     pw_watchdog_stage(w, "closing the collector connection");
     /* "Stuck": never stop before the deadline; wait for the expire call. */
@@ -75,9 +75,9 @@ test_bad_arguments(void **state)
     pw_watchdog *w = (pw_watchdog *) &w;
 
     (void) state;
-    assert_int_equal(pw_watchdog_start(0, NULL, NULL, &w), PW_EINVAL);
+    assert_int_equal(pw_watchdog_start(0, NULL, NULL, NULL, &w), PW_EINVAL);
     assert_null(w);
-    assert_int_equal(pw_watchdog_start(-5, NULL, NULL, &w), PW_EINVAL);
+    assert_int_equal(pw_watchdog_start(-5, NULL, NULL, NULL, &w), PW_EINVAL);
     pw_watchdog_stage(NULL, "nothing");
     assert_int_equal(pw_watchdog_stop(NULL), 0);
 }

@@ -1,5 +1,5 @@
 /*
- * watchdog.c - a deadline for the agent's shutdown; see watchdog.h.
+ * watchdog.c - a deadline for a program's shutdown; see watchdog.h.
  *
  * One thread waits on a condition variable (monotonic clock, so a clock step
  * during shutdown neither fires nor delays it) until pw_watchdog_stop says
@@ -24,6 +24,7 @@ struct pw_watchdog {
     bool                    fired;     /* under mu: the deadline passed */
     struct timespec         deadline;  /* CLOCK_MONOTONIC */
     int64_t                 deadline_ms;
+    const char             *after;     /* what an early exit leaves behind, for the log */
     _Atomic(const char *)   stage;
     pw_watchdog_expire_fn   expire;
     void                   *arg;
@@ -53,16 +54,17 @@ wd_main(void *arg)
     pthread_mutex_unlock(&w->mu);
     if (fire) {
         const char *stage = atomic_load(&w->stage);
-        pw_warn("shutdown still %s after %lld ms: exiting without it; frames not acked stay "
-                "spooled and are resent on the next start", stage != NULL ? stage : "running",
-                (long long) w->deadline_ms);
+        pw_warn("shutdown still %s after %lld ms: exiting without it%s%s",
+                stage != NULL ? stage : "running", (long long) w->deadline_ms,
+                w->after != NULL ? "; " : "", w->after != NULL ? w->after : "");
         w->expire(stage, w->arg);
     }
     return NULL;
 }
 
 pw_err
-pw_watchdog_start(int64_t deadline_ms, pw_watchdog_expire_fn expire, void *arg, pw_watchdog **out)
+pw_watchdog_start(int64_t deadline_ms, const char *after, pw_watchdog_expire_fn expire, void *arg,
+                  pw_watchdog **out)
 {
     pw_watchdog       *w;
     pthread_condattr_t ca;
@@ -74,6 +76,7 @@ pw_watchdog_start(int64_t deadline_ms, pw_watchdog_expire_fn expire, void *arg, 
     if ((w = calloc(1, sizeof *w)) == NULL)
         return PW_ENOMEM;
     w->deadline_ms = deadline_ms;
+    w->after = after;
     w->expire = expire != NULL ? expire : wd_default_expire;
     w->arg = arg;
     clock_gettime(CLOCK_MONOTONIC, &w->deadline);
