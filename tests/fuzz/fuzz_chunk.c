@@ -75,6 +75,42 @@ fz_decode(const uint8_t *data, size_t len, int64_t *ts, double *v, size_t cap)
     return r == 0 ? n : -1;
 }
 
+/*
+ * Two appends to the chunk in data: from the parse a chunk keeps (load, then
+ * the first append's state) and from its bytes parsed anew before each
+ * (reloading a chunk's own bytes keeps no parse) must write the same bytes,
+ * whatever valid state the trailer holds.
+ */
+static void
+fz_kept_vs_parsed(const uint8_t *data, size_t size)
+{
+    static const double vals[2] = { 0.25, 1e300 };
+    pw_chunk kept, parsed;
+    uint32_t count;
+    int64_t  first, last;
+    pw_err   e1, e2;
+
+    pw_chunk_init(&kept);
+    pw_chunk_init(&parsed);
+    if (pw_chunk_load(&kept, data, size) != PW_OK || kept.len == 0
+        || pw_chunk_info(kept.data, kept.len, &count, &first, &last) != PW_OK
+        || last > INT64_MAX - 20 || count + 2 > PW_CHUNK_MAX_POINTS)
+        goto out;
+    if (pw_chunk_load(&parsed, data, size) != PW_OK)
+        abort();
+    for (int i = 0; i < 2; i++) {
+        if (pw_chunk_load(&parsed, parsed.data, parsed.len) != PW_OK)
+            abort();
+        e1 = pw_chunk_append(&kept, last + 10 * (i + 1) + i, vals[i]);
+        e2 = pw_chunk_append(&parsed, last + 10 * (i + 1) + i, vals[i]);
+        if (e1 != e2 || kept.len != parsed.len || memcmp(kept.data, parsed.data, kept.len) != 0)
+            abort();
+    }
+out:
+    pw_chunk_free(&kept);
+    pw_chunk_free(&parsed);
+}
+
 /* ts, v, ts2, v2: room for PW_CHUNK_MAX_POINTS + 1 points each. */
 static void
 fz_as_chunk(const uint8_t *data, size_t size, int64_t *ts, double *v, int64_t *ts2, double *v2)
@@ -111,6 +147,7 @@ fz_as_chunk(const uint8_t *data, size_t size, int64_t *ts, double *v, int64_t *t
         }
     }
     pw_chunk_free(&c);
+    fz_kept_vs_parsed(data, size);
 }
 
 /* ts, v, dts, dv: room for FZ_MAX_POINTS points each. */
