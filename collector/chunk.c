@@ -1245,14 +1245,8 @@ chunk_get_value(chunk_br *r, pw_chunk_state_ *st)
 
 /* ---- header and trailer ------------------------------------------------------ */
 
-typedef struct chunk_hdr chunk_hdr;
-struct chunk_hdr {
-    uint8_t  ver;
-    uint8_t  flags;
-    uint32_t count;
-    int64_t  first, last;
-    size_t   len;           /* bytes */
-};
+/* The header's facts (chunk.h holds the type: a pw_chunk keeps one). */
+typedef pw_chunk_hdr_ chunk_hdr;
 
 static size_t
 chunk_hdr_put(uint8_t *p, const chunk_hdr *h)
@@ -1368,12 +1362,8 @@ chunk_trailer_put(uint8_t *p, const pw_chunk_state_ *st, unsigned pad)
     return st->ver >= 2 ? chunk_trailer_put2(p, st, pad) : chunk_trailer_put1(p, st, pad);
 }
 
-typedef struct chunk_open chunk_open;
-struct chunk_open {
-    pw_chunk_state_ st;
-    unsigned        pad;        /* unused low bits of the last stream byte */
-    size_t          len;        /* trailer bytes */
-};
+/* The open form's trailer, parsed (chunk.h holds the type: a pw_chunk keeps one). */
+typedef pw_chunk_open_ chunk_open;
 
 /* Version 1's fields from p[pos..end) into o; the checks common to both versions follow. */
 static pw_err
@@ -1772,38 +1762,20 @@ chunk_state_kept(pw_chunk_state_ *st, int64_t last)
 static void
 chunk_parse_keep(pw_chunk *c, const chunk_hdr *h, const chunk_open *o)
 {
-    pw_chunk_parse_ *k = &c->parsed;
-
-    k->data = c->data;
-    k->len = c->len;
-    k->hlen = h->len;
-    k->tlen = o->len;
-    k->first = h->first;
-    k->last = h->last;
-    k->count = h->count;
-    k->ver = h->ver;
-    k->flags = h->flags;
-    k->pad = (uint8_t) o->pad;
-    k->st = o->st;
+    c->parsed.data = c->data;
+    c->parsed.len = c->len;
+    c->parsed.h = *h;
+    c->parsed.o = *o;
 }
 
 /* The kept parse of c's bytes into h and o: true, or false when there is none. */
 static bool
 chunk_parse_kept(const pw_chunk *c, chunk_hdr *h, chunk_open *o)
 {
-    const pw_chunk_parse_ *k = &c->parsed;
-
-    if (k->data == NULL || k->data != c->data || k->len != c->len || c->len == 0)
+    if (c->parsed.data == NULL || c->parsed.data != c->data || c->parsed.len != c->len || c->len == 0)
         return false;
-    h->len = k->hlen;
-    h->first = k->first;
-    h->last = k->last;
-    h->count = k->count;
-    h->ver = k->ver;
-    h->flags = k->flags;
-    o->len = k->tlen;
-    o->pad = k->pad;
-    o->st = k->st;
+    *h = c->parsed.h;
+    *o = c->parsed.o;
     return true;
 }
 

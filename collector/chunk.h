@@ -73,14 +73,25 @@ typedef struct pw_chunk_state_ {
  * point per series per frame). It describes data[0..len) only while both
  * are the ones it names.
  */
+typedef struct pw_chunk_hdr_ {
+    uint8_t  ver;
+    uint8_t  flags;
+    uint32_t count;
+    int64_t  first, last;
+    size_t   len;               /* header bytes */
+} pw_chunk_hdr_;
+
+typedef struct pw_chunk_open_ {
+    pw_chunk_state_ st;         /* as the trailer keeps it */
+    unsigned        pad;        /* unused low bits of the last stream byte */
+    size_t          len;        /* trailer bytes */
+} pw_chunk_open_;
+
 typedef struct pw_chunk_parse_ {
     const uint8_t  *data;       /* the chunk it describes, NULL: none */
     size_t          len;
-    size_t          hlen, tlen; /* header, trailer bytes */
-    int64_t         first, last;
-    uint32_t        count;
-    uint8_t         ver, flags, pad;
-    pw_chunk_state_ st;         /* as the trailer keeps it */
+    pw_chunk_hdr_   h;
+    pw_chunk_open_  o;
 } pw_chunk_parse_;
 
 /*
