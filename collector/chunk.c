@@ -1939,42 +1939,20 @@ pw_chunk_load(pw_chunk *c, const void *data, size_t len)
     return PW_OK;
 }
 
-/*
- * Appends to the open chunk c whose header and trailer are h and o: the
- * refusals first, then all the room, so that c changes only on success.
- */
-static pw_err
-chunk_append_open(pw_chunk *c, chunk_hdr *h, chunk_open *o, int64_t ts, double v)
-{
-    chunk_bw w;
-    pw_err   e;
-
-    if (ts <= h->last)
-        return PW_EINVAL;
-    if (h->count >= PW_CHUNK_MAX_POINTS)
-        return PW_ETOOBIG;
-    if ((e = chunk_reserve(c, c->len + CHUNK_TRAILER_MAX + CHUNK_POINT_MAX + CHUNK_HDR_MAX)) != PW_OK)
-        return e;
-    w = chunk_stream_end(c, h, o);
-    chunk_put_point(&w, &o->st, ts, chunk_bits(v));
-    h->count++;
-    h->last = ts;
-    chunk_finish(c, h, h->len, &o->st, w.pos);
-    return PW_OK;
-}
-
 pw_err
 pw_chunk_append(pw_chunk *c, int64_t ts, double v)
 {
     chunk_hdr  h;
     chunk_open o;
+    chunk_bw   w;
+    bool       kept;
     pw_err     e;
 
     if (c->len == 0)
         return chunk_append_first(c, PW_CHUNK_VERSION, ts, chunk_bits(v));
-    if (chunk_parse_kept(c, &h, &o))
-        return chunk_append_open(c, &h, &o, ts, v);
-    if ((e = chunk_hdr_get(c->data, c->len, &h)) != PW_OK)
+    /* The parse the last load or append kept, else the header from the bytes. */
+    kept = chunk_parse_kept(c, &h, &o);
+    if (!kept && (e = chunk_hdr_get(c->data, c->len, &h)) != PW_OK)
         return e;
     /* Refusals first: a refused append leaves the chunk as it was. */
     if (ts <= h.last)
@@ -1984,11 +1962,18 @@ pw_chunk_append(pw_chunk *c, int64_t ts, double v)
     /* All the room first (a reopened chunk grows by a trailer): c changes only on success. */
     if ((e = chunk_reserve(c, c->len + 2 * CHUNK_TRAILER_MAX + CHUNK_POINT_MAX + CHUNK_HDR_MAX)) != PW_OK)
         return e;
-    if (!(h.flags & CHUNK_FLAG_OPEN) && (e = chunk_reopen(c, &h)) != PW_OK)
-        return e;
-    if ((e = chunk_trailer_get(c->data, c->len, &h, &o)) != PW_OK)
-        return e;
-    return chunk_append_open(c, &h, &o, ts, v);
+    if (!kept) {
+        if (!(h.flags & CHUNK_FLAG_OPEN) && (e = chunk_reopen(c, &h)) != PW_OK)
+            return e;
+        if ((e = chunk_trailer_get(c->data, c->len, &h, &o)) != PW_OK)
+            return e;
+    }
+    w = chunk_stream_end(c, &h, &o);
+    chunk_put_point(&w, &o.st, ts, chunk_bits(v));
+    h.count++;
+    h.last = ts;
+    chunk_finish(c, &h, h.len, &o.st, w.pos);
+    return PW_OK;
 }
 
 pw_err
