@@ -496,10 +496,10 @@ main(int argc, char **argv)
     };
     pw_option    opts[COLLECTOR_MAX_OPTS];
     pw_watchdog *watchdog = NULL;
-    pw_config cfg = { 0 };
-    sigset_t  sigs;
-    char      msg[512];
-    int       rc;
+    pw_config    cfg = { 0 };
+    sigset_t     sigs;
+    char         msg[512];
+    int          rc;
 
     c.started_ms = pw_now_ms();
     collector_options(&c, opts);
@@ -562,7 +562,8 @@ out:
      * pass, but a step that hangs (an NNG close, a stuck disk) must not keep
      * an init system or an upgrade waiting. Nothing acked is at risk when
      * the deadline cuts it short: acks follow commits, and LMDB is
-     * crash-safe. Only when something was started (rc -1: options only).
+     * crash-safe. Only once the store is open: before that nothing ran
+     * that could hang (options, help, version).
      */
     if (c.store != NULL
         && pw_watchdog_start(c.stop_timeout_ms, "LMDB keeps every committed transaction, and "
