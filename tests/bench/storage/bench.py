@@ -5,6 +5,8 @@
   bench.py timed OUT STDOUT STDERR TIMEOUT CMD...
                                          run CMD, write wall/CPU/peak RSS to OUT (JSON)
   bench.py proc PID                      utime+stime (s) and VmHWM (KiB) of PID, as JSON
+  bench.py diskw PATH                    sync, then the bytes written so far by the block
+                                         device holding PATH ("null" if none)
   bench.py wait-maint DIR TIMEOUT OUT    wait until poolwatch's maintenance has no rollup
                                          work left (mdb_stat rollup_todo = 0, stable)
   bench.py mdb DIR OUT                   per-database pages, entries and payload of a store
@@ -73,6 +75,22 @@ def cmd_timed(out, so, se, timeout, cmd):
     jdump({"wall_s": wall, "user_s": r1.ru_utime - r0.ru_utime, "sys_s": r1.ru_stime - r0.ru_stime,
            "maxrss_kib": r1.ru_maxrss, "rc": rc, "timed_out": rc == -1}, out)
     sys.exit(0 if rc == 0 else 1)
+
+
+def cmd_diskw(path):
+    """
+    Bytes the block device holding PATH has written since boot, after a sync
+    (so that what is only in the page cache counts too); "null" where PATH is
+    not on a block device (tmpfs, overlay). It counts every writer on that
+    device: the benchmark runs one phase at a time.
+    """
+    os.sync()
+    st = os.stat(path)
+    try:
+        with open(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}/stat") as f:
+            print(int(f.read().split()[6]) * 512)      # field 7: sectors written
+    except (OSError, ValueError, IndexError):
+        print("null")
 
 
 def proc(pid):
@@ -586,7 +604,13 @@ def cmd_report(work, md_out, json_out):
     R["ingest"] = {"poolwatch_import": {"samples_per_s": pw_imp_rate, **(imp or {}), "summary": imp_sum},
                    "poolwatch_nng": {"samples_per_s": nng_rate, **(nng or {})},
                    "poolwatch_nng_tuned": {"samples_per_s": nngt_rate, **(nng_tuned or {})} if nng_tuned else None,
+                   "poolwatch_nng_one_agent": J("nng-one.json"),
                    "victoriametrics_import": {"samples_per_s": vm_rate, **vmimp}}
+    R["disk_written_bytes"] = {"poolwatch_import": (J("pw-import-disk.json") or {}).get("bytes"),
+                               "poolwatch_nng": (nng or {}).get("disk_written_bytes"),
+                               "poolwatch_nng_one_agent": (J("nng-one.json") or {}).get("disk_written_bytes"),
+                               "victoriametrics_import": (J("vm-import-disk.json") or {}).get("bytes"),
+                               "victoriametrics_merges": (J("vm-merge-disk.json") or {}).get("bytes")}
     R["size"] = {"poolwatch": {"bytes": pw_bytes, "bytes_per_sample": pw_bps, "mdb": mdb,
                                "mdb_before_maintenance": mdb_before, "maintenance": maint},
                  "victoriametrics": {"bytes": vm_bytes, "bytes_per_sample": vm_bps, **vmsize, "metrics": vmm}}
@@ -724,44 +748,87 @@ def cmd_report(work, md_out, json_out):
     # ---- ingest detail
     add("## Ingest in detail")
     add("")
-    add("| path | samples | wall s | samples/s | CPU s (user+sys) | CPU s per million samples | peak RSS MiB | notes |")
-    add("|---|---:|---:|---:|---:|---:|---:|---|")
+    def wps(b, n):
+        """Disk bytes written per sample, as a cell."""
+        return fmt(b / n, 1) if b is not None and n else "n/a"
+    disk_imp, disk_vm, disk_vm_merge = (J(f) or {} for f in ("pw-import-disk.json", "vm-import-disk.json",
+                                                            "vm-merge-disk.json"))
+    nng_one = J("nng-one.json")
+    add("| path | samples | wall s | samples/s | CPU s (user+sys) | CPU s per million samples | peak RSS MiB | "
+        "disk written, B/sample | notes |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     if imp:
         cpu = imp["user_s"] + imp["sys_s"]
         add(f"| `poolwatch import FILE` (fresh data dir) | {fmt(N)} | {fmt(imp['wall_s'])} | {fnum(pw_imp_rate)} | {fmt(cpu)} | "
-            f"{fmt(cpu / N * 1e6)} | {fmt(imp['maxrss_kib'] / 1024, 1)} | {imp_sum.get('line', '')} |")
+            f"{fmt(cpu / N * 1e6)} | {fmt(imp['maxrss_kib'] / 1024, 1)} | {wps(disk_imp.get('bytes'), N)} | "
+            f"{imp_sum.get('line', '')} |")
     imps, imps_sum, mdbs = J("pw-import-series.json"), J("pw-import-series-summary.json") or {}, J("pw-mdb-series.json")
     if imps and imps.get("rc") == 0:
         cpu = imps["user_s"] + imps["sys_s"]
         add(f"| supplementary: `poolwatch import` of the same samples in series order (each series' points together, as a "
             f"dump gives them), fresh data dir | {fmt(N)} | {fmt(imps['wall_s'])} | {fnum(N / imps['wall_s'])} | {fmt(cpu)} | "
-            f"{fmt(cpu / N * 1e6)} | {fmt(imps['maxrss_kib'] / 1024, 1)} | {imps_sum.get('line', '')}; data.mdb "
+            f"{fmt(cpu / N * 1e6)} | {fmt(imps['maxrss_kib'] / 1024, 1)} | n/a | {imps_sum.get('line', '')}; data.mdb "
             f"{mib(mdbs['file_bytes']) if mdbs else 'n/a'} MiB = {fmt(mdbs['file_bytes'] / N, 3) if mdbs else 'n/a'} B/sample "
             f"before maintenance ({fmt(mdbs['free_pages']) if mdbs else 'n/a'} free pages) |")
         R["ingest"]["poolwatch_import_series_order"] = {"samples_per_s": N / imps["wall_s"], **imps, "summary": imps_sum,
                                                          "mdb": mdbs}
-    for label, n, rate, flags in (("NNG, collector defaults", nng, nng_rate, "(defaults)"),
-                                  ("NNG, tuned collector", nng_tuned, nngt_rate, meta.get("tuned_flags", ""))):
+    for label, n, flags in (("NNG, collector defaults", nng, "(defaults)"),
+                            ("NNG, tuned collector", nng_tuned, meta.get("tuned_flags", "")),
+                            ("NNG, one agent, two days of its 100 series, every frame a transaction of its own", nng_one,
+                             "(defaults)")):
         if not n:
             continue
         cs = n.get("collector_cpu_s")
-        add(f"| {label}: {n['agents']} agents (one req socket each, stop-and-wait) to `poolwatch-collector {flags}`".rstrip() +
+        rate = n["samples_acked"] / n["elapsed_s"] if n.get("elapsed_s") else None
+        mdbb = f"; data.mdb {mib(n['data_mdb_bytes'])} MiB" if n is nng_one and n.get("data_mdb_bytes") else ""
+        who = f"{n['agents']} agents (one req socket each, stop-and-wait)" if n["agents"] != 1 else "stop-and-wait"
+        add(f"| {label}: {who} to `poolwatch-collector {flags}`".rstrip() +
             f" | {fmt(n['samples_acked'])} | {fmt(n['elapsed_s'])} | {fnum(rate)} | collector {fmt(cs)} (+ generator {fmt(n['generator_cpu_s'])}) | "
             f"{fmt(cs / n['samples_acked'] * 1e6) if cs and n['samples_acked'] else 'n/a'} | {fmt((n.get('collector_vmhwm_kib') or 0) / 1024, 1)} | "
-            f"frames stored {fmt(n['frames_stored'])} of {fmt(n['frames_planned'])}, retry {n['frames_retry']}, rejected {n['frames_rejected']}, "
+            f"{wps(n.get('disk_written_bytes'), n['samples_acked'])} | frames stored {fmt(n['frames_stored'])} of {fmt(n['frames_planned'])}, retry {n['frames_retry']}, rejected {n['frames_rejected']}, "
             f"errors {n['errors']}{', TIMED OUT' if n.get('timed_out') else ''}; ack round trip p50 {fmt(n['ack_ms_p50'], 0)} ms, "
-            f"p99 {fmt(n['ack_ms_p99'], 0)} ms |")
+            f"p99 {fmt(n['ack_ms_p99'], 0)} ms{mdbb} |")
     vm_rows = vmm.get('vm_rows_inserted_total{type="prometheus"}', 0)
     if vmimp.get("ok"):
         add(f"| VM `POST /api/v1/import/prometheus` (curl -T, streamed) + `/internal/force_flush` | {fmt(int(vm_rows))} | "
             f"{fmt(vm_wall)} | {fnum(vm_rate)} | {fmt(vmimp.get('cpu_s'))} | {fmt(vmimp['cpu_s'] / N * 1e6) if vmimp.get('cpu_s') else 'n/a'} | "
-            f"{fmt((vmimp.get('vmhwm_kib') or 0) / 1024, 1)} | import {fmt(vmimp.get('import_s'))} s + flush {fmt(vmimp.get('flush_s'), 3)} s; "
-            f"{int(vmm.get('vm_new_timeseries_created_total', 0))} series created |")
+            f"{fmt((vmimp.get('vmhwm_kib') or 0) / 1024, 1)} | {wps(disk_vm.get('bytes'), N)} | import {fmt(vmimp.get('import_s'))} s + "
+            f"flush {fmt(vmimp.get('flush_s'), 3)} s; {int(vmm.get('vm_new_timeseries_created_total', 0))} series created; "
+            f"its merges until force_merge settled wrote {wps(disk_vm_merge.get('bytes'), N)} B/sample more |")
     add("")
     add("The NNG rows send only the main block (one frame per host and 10 s step, ~100 samples each, the host label "
         "from the frame header, as `poolwatch-agent` ships), into a fresh data directory; the load generator runs on the "
         "same machine and its CPU is shown (it encodes every frame before the clock starts, as agents on other machines "
-        "would have: the run measures sending, storing and acking). Every frame is acked only after its commit (fsync).")
+        "would have: the run measures sending, storing and acking). Every frame is acked only after its commit (fsync). "
+        "The one-agent row sends two days of one host instead"
+        + (f" ({fmt(nng_one['frames_stored'])} frames)" if nng_one else "") + ", one frame at a time.")
+    add("")
+    add("*Disk written* is what the block device under the data directories wrote from the start of a run until its data "
+        "was durable (`/sys/dev/block/.../stat`, after a `sync`; file system journal included), divided by the samples "
+        "stored: what the disk wears per sample, not what it keeps (that is the next section).")
+    one_w = nng_one.get("disk_written_bytes") if nng_one else None
+    if one_w is not None and nng_one.get("samples_acked"):
+        per_frame = one_w / nng_one["frames_stored"] if nng_one.get("frames_stored") else None
+        bps = one_w / nng_one["samples_acked"]
+        rate = 1000 * 100 / 10          # 1000 agents of 100 series at 10 s
+        vmb = disk_vm.get("bytes")
+        add("")
+        add(f"Writes at a deployment's pace: with a frame per transaction (the one-agent row) poolwatch writes "
+            f"{fmt(bps, 0)} bytes per sample, {fmt(per_frame / 1024, 1) if per_frame else 'n/a'} KiB per frame of 100 samples. "
+            f"Every commit copies on write the LMDB pages it changes: the record of open chunks each series of the frame "
+            f"is in (64 series' open chunks, which grow up to a seal at 720 points), the B-tree pages above it, the agent's "
+            f"record and dedupe row, LMDB's free list and meta page. 1,000 agents of 100 series at 10 s "
+            f"({fnum(rate)} samples/s, frames seldom sharing a commit) would have the disk write about "
+            f"{fmt(bps * rate / 1e6, 1)} MB/s, {fmt(bps * rate * 86400 / 1e9, 0)} GB a day, to keep about "
+            f"{fmt(rate * 86400 * (pw_bps or 0) / 1e9, 1)} GB a day."
+            + (f" VictoriaMetrics wrote {fmt(vmb / N, 1)} B/sample for its import (it buffers recent samples in memory "
+               f"and writes them compressed, then merges parts: {wps(disk_vm_merge.get('bytes'), N)} B/sample more until "
+               f"force_merge settled), at the price of losing the last seconds of samples on a crash; poolwatch acks a "
+               f"frame only once it is on disk." if vmb is not None else "")
+            + " Batched commits divide the per-commit part (the 1000-agent row); what would divide the rest is to append "
+            "each frame once, as a small record of its samples (still in the commit that acks it), and fold those "
+            "records into the open chunks of a group every few minutes, many frames at once, in the writer's spare time "
+            "(queries read the records not yet folded, as they read rollup buckets not yet stored).")
     add("")
 
     # ---- size detail
@@ -1051,6 +1118,8 @@ def main(argv):
         cmd_port()
     elif cmd == "timed":
         cmd_timed(a[0], a[1], a[2], a[3], a[4:])
+    elif cmd == "diskw":
+        cmd_diskw(a[0])
     elif cmd == "proc":
         print(json.dumps(proc(a[0])))
     elif cmd == "wait-maint":

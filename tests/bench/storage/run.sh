@@ -240,6 +240,13 @@ PW_HTTP=()
 "$COLLECTOR" --help 2>/dev/null | grep -q -- '--http ADDR' && PW_HTTP=(--http off)
 
 port() { "$PY" "$BENCH_PY" port; }
+# Bytes the disk under $WORK has written so far (after a sync), or null.
+diskw() { "$PY" "$BENCH_PY" diskw "$WORK"; }
+# disk_json OUT BEFORE AFTER: the bytes written between two diskw readings.
+disk_json() {
+    "$PY" -c 'import json, sys; a, b = sys.argv[2], sys.argv[3]
+json.dump({"bytes": None if "null" in (a, b) else int(b) - int(a)}, open(sys.argv[1], "w"))' "$1" "$2" "$3"
+}
 tcp_open() { bash -c "exec 3<>/dev/tcp/127.0.0.1/$1"; }
 
 # --------------------------------------------------------------- data
@@ -258,8 +265,10 @@ sync
 cat "$FILE" >/dev/null
 phase "poolwatch import"
 log "poolwatch import"
+d0=$(diskw)
 "$PY" "$BENCH_PY" timed "$WORK/pw-import.json" "$WORK/pw-import.out" "$WORK/pw-import.err" 3600 \
     "$CLI" --data "$PWDATA" import "$FILE" || { cat "$WORK/pw-import.err" >&2; die "poolwatch import failed"; }
+disk_json "$WORK/pw-import-disk.json" "$d0" "$(diskw)"
 IMPORT_LINE=$(grep 'import:.*samples/s' "$WORK/pw-import.err" | tail -1 | sed 's/^poolwatch: //')
 log "$IMPORT_LINE"
 "$PY" - "$WORK/pw-import-summary.json" "$IMPORT_LINE" <<'PY'
@@ -290,9 +299,10 @@ log "poolwatch queries, $REPS repetitions each"
     || die "poolwatch query timing failed"
 
 # --------------------------------------------------------------- poolwatch: NNG ingest
-# nng_run OUT TAG [COLLECTOR OPTIONS...]
+# nng_run OUT TAG [COLLECTOR OPTIONS...]: the load generator takes NNG_GENOPTS
+# (the data set's GENOPTS unless set otherwise).
 nng_run() {
-    local out=$1 tag=$2 cport c0 c1 pid; shift 2
+    local out=$1 tag=$2 cport c0 c1 pid d0 d1; shift 2
     rm -rf "$WORK/nng-data"
     cport=$(port)
     start "collector-$tag" "$COLLECTOR" --listen "tcp://127.0.0.1:$cport" --data "$WORK/nng-data" "${PW_HTTP[@]}" "${PW_RET[@]}" "$@"
@@ -301,15 +311,18 @@ nng_run() {
     c0=$("$PY" "$BENCH_PY" proc "$pid")
     phase "NNG ($tag)"
     log "NNG ingest ($tag): $HOSTS agents -> poolwatch-collector $*"
-    "$GEN" send "${GENOPTS[@]}" --url "tcp://127.0.0.1:$cport" --timeout "$NNG_TIMEOUT" >"$WORK/$tag.send" 2>"$WORK/$tag.err"
+    d0=$(diskw)
+    "$GEN" send "${NNG_GENOPTS[@]}" --url "tcp://127.0.0.1:$cport" --timeout "$NNG_TIMEOUT" >"$WORK/$tag.send" 2>"$WORK/$tag.err"
     local rc=$?
     c1=$("$PY" "$BENCH_PY" proc "$pid") || die "poolwatch-collector died during the NNG run"
+    d1=$(diskw)     # every frame acked was committed with fsync: nothing is left to write
     stop_pid "$pid" 60
     [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || { cat "$WORK/$tag.err" >&2; die "the NNG load generator failed"; }
     [ "$rc" -eq 3 ] && NOTES+=("NNG run ($tag) hit --nng-timeout ${NNG_TIMEOUT}s; its rate counts what was acked until then")
-    "$PY" - "$WORK/$tag.send" "$c0" "$c1" "$out" "$WORK/nng-data/data.mdb" <<'PY'
+    "$PY" - "$WORK/$tag.send" "$c0" "$c1" "$out" "$WORK/nng-data/data.mdb" "$d0" "$d1" <<'PY'
 import json, os, sys
 r = json.load(open(sys.argv[1])); c0, c1 = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+r["disk_written_bytes"] = None if "null" in sys.argv[6:8] else int(sys.argv[7]) - int(sys.argv[6])
 r["collector_cpu_s"] = c1["cpu_s"] - c0["cpu_s"]
 r["collector_vmhwm_kib"] = c1["vmhwm_kib"]
 r["threads_cpu_s"] = {n: v - c0["threads_cpu_s"].get(n, 0) for n, v in c1["threads_cpu_s"].items()}
@@ -318,7 +331,15 @@ json.dump(r, open(sys.argv[4], "w"), indent=1)
 PY
     rm -rf "$WORK/nng-data"
 }
+NNG_GENOPTS=("${GENOPTS[@]}")
 nng_run "$WORK/nng.json" nng
+# One agent sending two days of its 100 series (and 30 days of node_load1 in
+# the data set, which `send` leaves out) as fast as acks come back: every frame
+# is a transaction of its own, as at a deployment's pace, where frames seldom
+# meet in one commit, and its open chunks go through every size up to a seal.
+NNG_GENOPTS=(--hosts 1 --samples $((259200 + 8640 + 100 * 17280)) --seed "$SEED" --end "$END_MS" --timestamps "$TSMODE")
+nng_run "$WORK/nng-one.json" nng-one
+NNG_GENOPTS=("${GENOPTS[@]}")
 TUNED_FLAGS=""
 if [ "$TUNED" -gt 0 ]; then
     TUNED_FLAGS="--contexts $TUNED --max-batch $TUNED"
@@ -363,6 +384,7 @@ cat "$FILE" >/dev/null
 phase "VictoriaMetrics import"
 v0=$("$PY" "$BENCH_PY" proc "$VM_PID")
 log "VictoriaMetrics import"
+d0=$(diskw)
 t0=$(now)
 curl -sS --fail -H 'Expect:' -X POST -T "$FILE" --max-time 3600 "$VMURL/api/v1/import/prometheus" \
     >"$WORK/vm-import.out" 2>"$WORK/vm-import.err" || { cat "$WORK/vm-import.err" >&2; die "VictoriaMetrics import failed"; }
@@ -370,10 +392,14 @@ t1=$(now)
 curl -sS --fail --max-time 600 "$VMURL/internal/force_flush" >/dev/null || die "force_flush failed"
 t2=$(now)
 v1=$("$PY" "$BENCH_PY" proc "$VM_PID") || die "victoria-metrics died during the import"
+d1=$(diskw)
 "$PY" "$BENCH_PY" vm-metrics "$VMURL" "$WORK/vm-metrics-import.json" || die "cannot read VictoriaMetrics /metrics"
 log "VictoriaMetrics force_merge"
 "$PY" "$BENCH_PY" vm-settle "$VMURL" "$VMDATA" "$WORK/vm.log" 1200 "$WORK/vm-merge.json" \
     || NOTES+=("VictoriaMetrics' merges did not settle within 1200 s; its size is taken anyway")
+d2=$(diskw)
+disk_json "$WORK/vm-import-disk.json" "$d0" "$d1"
+disk_json "$WORK/vm-merge-disk.json" "$d1" "$d2"
 "$PY" "$BENCH_PY" vm-metrics "$VMURL" "$WORK/vm-metrics.json" || die "cannot read VictoriaMetrics /metrics"
 "$PY" - "$WORK/vm-import.json" "$v0" "$v1" "$(elapsed "$t0" "$t1")" "$(elapsed "$t1" "$t2")" "$WORK/vm-merge.json" <<'PY'
 import json, sys
