@@ -533,22 +533,6 @@ fs_worker_stop(fs_state *st)
     st->worker = NULL;
 }
 
-/* CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait on sh->done. */
-static struct timespec
-fs_deadline(int64_t ms)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += (time_t) (ms / 1000);
-    t.tv_nsec += (long) (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 /*
  * statvfs(path) on the worker, waiting at most timeout_ms; *ans says how it
  * went, *sv and *rc hold the answer if FS_ANSWERED. An error if no worker or
@@ -583,7 +567,7 @@ fs_ask(fs_state *st, const pw_sampler_env *env, const char *path, int64_t timeou
     req->start_ms = pw_mono_ms();
     memcpy(req->path, path, n);
     w = st->worker;
-    until = fs_deadline(timeout_ms);
+    until = pw_mono_deadline(timeout_ms);
     pthread_mutex_lock(&sh->mu);
     w->req = req;
     pthread_cond_signal(&w->wake);

@@ -748,17 +748,9 @@ hv_streak(bool ok, bool *failing, const char *what, const char *uri, const char 
 static hv_result *
 hv_take(hv_state *st)
 {
-    struct timespec until;
+    struct timespec until = pw_mono_deadline(st->timeout_ms);
     hv_result      *res;
-    int64_t         ms = st->timeout_ms;
 
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
     pthread_mutex_lock(&st->mu);
     if (st->pending != NULL) {
         /* An answer that came after its round's wait: take it now, and ask

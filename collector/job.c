@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
+
 struct pw_job {
     pw_job_run_fn   run;
     void           *arg;
@@ -21,18 +23,9 @@ struct pw_job {
 static bool
 job_sleep(pw_job *j, int64_t ms)
 {
-    struct timespec ts;
+    struct timespec ts = pw_mono_deadline(ms);
     bool            stop;
 
-    if (ms < 0)
-        ms = 0;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t) (ms / 1000);
-    ts.tv_nsec += (long) (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
     pthread_mutex_lock(&j->mu);
     while (!j->stopping && !j->woken && pthread_cond_timedwait(&j->cv, &j->mu, &ts) != ETIMEDOUT)
         ;

@@ -26,6 +26,23 @@ pw_mono_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct timespec
+pw_mono_deadline(int64_t ms)
+{
+    struct timespec t;
+
+    if (ms < 0)
+        ms = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += (time_t) (ms / 1000);
+    t.tv_nsec += (long) (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 static int64_t
 unit_ms(const char *u, size_t n)
 {

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "pw_err.h"
 
@@ -13,6 +14,11 @@
 int64_t pw_now_ms(void);
 /* Monotonic clock in ms, for intervals and deadlines. */
 int64_t pw_mono_ms(void);
+/*
+ * CLOCK_MONOTONIC now + ms (ms < 0 counts as 0), as pthread_cond_timedwait
+ * wants it on a condition variable set to that clock.
+ */
+struct timespec pw_mono_deadline(int64_t ms);
 
 /*
  * Parses a duration: an integer or decimal followed by a unit, "500ms", "10s",

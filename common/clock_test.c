@@ -1,8 +1,9 @@
-/* clock_test.c - durations, time points and ISO formatting. */
+/* clock_test.c - durations, time points, ISO formatting and monotonic deadlines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -72,6 +73,34 @@ test_format(void **state)
     assert_true(pw_mono_ms() > 0 && pw_now_ms() > INT64_C(946684800000));
 }
 
+/* ns since an arbitrary origin, for comparing deadlines with the monotonic clock */
+static int64_t
+ts_ns(struct timespec t)
+{
+    return (int64_t) t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void
+test_mono_deadline(void **state)
+{
+    struct timespec now, d;
+    const int64_t   ms[] = { 0, 1, 999, 1000, 1500, 86400001 };
+
+    (void) state;
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        d = pw_mono_deadline(ms[i]);
+        /* normalized, and ms after the clock read just before (no later than a second past it) */
+        assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+        assert_true(ts_ns(d) - ts_ns(now) >= ms[i] * 1000000);
+        assert_true(ts_ns(d) - ts_ns(now) < ms[i] * 1000000 + 1000000000);
+    }
+    /* a deadline in the past counts as now */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    d = pw_mono_deadline(-5000);
+    assert_true(ts_ns(d) >= ts_ns(now) && ts_ns(d) - ts_ns(now) < 1000000000);
+}
+
 int
 main(void)
 {
@@ -79,6 +108,7 @@ main(void)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_time_points),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_mono_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 struct pw_watchdog {
@@ -79,13 +80,7 @@ pw_watchdog_start(int64_t deadline_ms, const char *after, pw_watchdog_expire_fn 
     w->after = after;
     w->expire = expire != NULL ? expire : wd_default_expire;
     w->arg = arg;
-    clock_gettime(CLOCK_MONOTONIC, &w->deadline);
-    w->deadline.tv_sec += deadline_ms / 1000;
-    w->deadline.tv_nsec += (deadline_ms % 1000) * 1000000L;
-    if (w->deadline.tv_nsec >= 1000000000L) {
-        w->deadline.tv_sec++;
-        w->deadline.tv_nsec -= 1000000000L;
-    }
+    w->deadline = pw_mono_deadline(deadline_ms);
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
