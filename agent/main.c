@@ -31,6 +31,7 @@
 #include "wire.h"
 
 #define AGENT_MAX_SAMPLERS 32
+#define AGENT_MAX_OPTS     32   /* entries of the option table, its NULL one included */
 
 typedef struct agent_sampler agent_sampler;
 typedef struct agent agent;
@@ -112,6 +113,7 @@ agent_options(agent *a, pw_option *opts)
         { "version", PW_OPT_FLAG, &a->prog.version, "show the version", NULL },
         { NULL, 0, NULL, NULL, NULL },
     };
+    _Static_assert(sizeof table / sizeof table[0] <= AGENT_MAX_OPTS, "raise AGENT_MAX_OPTS");
     memcpy(opts, table, sizeof table);
 }
 
@@ -609,7 +611,7 @@ main(int argc, char **argv)
         .statvfs_timeout_ms = 5000, .stop_timeout_ms = 5000,
         .backoff_min_ms = 100, .backoff_max_ms = 30000, .spool_max = 64u << 20,
     };
-    pw_option opts[32];
+    pw_option opts[AGENT_MAX_OPTS];
     pw_config cfg = { 0 };
     int       rc;
 

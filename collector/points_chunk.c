@@ -448,6 +448,13 @@ pwc_is_of(const MDB_val *k, uint64_t id)
     return k->mv_size == 16 && pw_get_be64(k->mv_data) == id;
 }
 
+/* Overflow pages a value of len bytes takes: LMDB's 16-byte page header, then the value. */
+static size_t
+pwc_pages(const pwc *p, size_t len)
+{
+    return (16 + len + p->psize - 1) / p->psize;
+}
+
 /*
  * Whether a record of len bytes may take add more (a chunk and its length
  * prefix): within pack_max, and not past a page boundary once its last
@@ -459,13 +466,6 @@ pwc_is_of(const MDB_val *k, uint64_t id)
  * and the twelfth in a leaf. Values up to about half a page stay in a leaf
  * (LMDB's limit), where this does not apply.
  */
-/* Overflow pages a value of len bytes takes: LMDB's 16-byte page header, then the value. */
-static size_t
-pwc_pages(const pwc *p, size_t len)
-{
-    return (16 + len + p->psize - 1) / p->psize;
-}
-
 static bool
 pwc_pack_fits(const pwc *p, size_t len, size_t add)
 {
