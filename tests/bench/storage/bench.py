@@ -579,7 +579,9 @@ def cmd_report(work, md_out, json_out):
     meta, plan, qs = J("meta.json"), J("plan.json"), J("queries.json") or []
     imp, imp_sum, maint = J("pw-import.json"), J("pw-import-summary.json") or {}, J("pw-maint.json") or {}
     mdb_before, mdb = J("pw-mdb-import.json"), J("pw-mdb.json")
-    nng, nng_tuned = J("nng.json"), J("nng-tuned.json")
+    nng, nng_tuned, nng_one = J("nng.json"), J("nng-tuned.json"), J("nng-one.json")
+    disk_imp, disk_vm, disk_vm_merge = (J(f) or {} for f in ("pw-import-disk.json", "vm-import-disk.json",
+                                                            "vm-merge-disk.json"))
     vmimp, vmm, vmsize = J("vm-import.json") or {}, J("vm-metrics.json") or {}, J("vm-size.json") or {}
     pwl, vml = J("pw-lat.json") or {"queries": {}}, J("vm-lat.json") or {"queries": {}}
     N = plan["samples"]
@@ -604,13 +606,13 @@ def cmd_report(work, md_out, json_out):
     R["ingest"] = {"poolwatch_import": {"samples_per_s": pw_imp_rate, **(imp or {}), "summary": imp_sum},
                    "poolwatch_nng": {"samples_per_s": nng_rate, **(nng or {})},
                    "poolwatch_nng_tuned": {"samples_per_s": nngt_rate, **(nng_tuned or {})} if nng_tuned else None,
-                   "poolwatch_nng_one_agent": J("nng-one.json"),
+                   "poolwatch_nng_one_agent": nng_one,
                    "victoriametrics_import": {"samples_per_s": vm_rate, **vmimp}}
-    R["disk_written_bytes"] = {"poolwatch_import": (J("pw-import-disk.json") or {}).get("bytes"),
+    R["disk_written_bytes"] = {"poolwatch_import": disk_imp.get("bytes"),
                                "poolwatch_nng": (nng or {}).get("disk_written_bytes"),
-                               "poolwatch_nng_one_agent": (J("nng-one.json") or {}).get("disk_written_bytes"),
-                               "victoriametrics_import": (J("vm-import-disk.json") or {}).get("bytes"),
-                               "victoriametrics_merges": (J("vm-merge-disk.json") or {}).get("bytes")}
+                               "poolwatch_nng_one_agent": (nng_one or {}).get("disk_written_bytes"),
+                               "victoriametrics_import": disk_vm.get("bytes"),
+                               "victoriametrics_merges": disk_vm_merge.get("bytes")}
     R["size"] = {"poolwatch": {"bytes": pw_bytes, "bytes_per_sample": pw_bps, "mdb": mdb,
                                "mdb_before_maintenance": mdb_before, "maintenance": maint},
                  "victoriametrics": {"bytes": vm_bytes, "bytes_per_sample": vm_bps, **vmsize, "metrics": vmm}}
@@ -751,9 +753,6 @@ def cmd_report(work, md_out, json_out):
     def wps(b, n):
         """Disk bytes written per sample, as a cell."""
         return fmt(b / n, 1) if b is not None and n else "n/a"
-    disk_imp, disk_vm, disk_vm_merge = (J(f) or {} for f in ("pw-import-disk.json", "vm-import-disk.json",
-                                                            "vm-merge-disk.json"))
-    nng_one = J("nng-one.json")
     add("| path | samples | wall s | samples/s | CPU s (user+sys) | CPU s per million samples | peak RSS MiB | "
         "disk written, B/sample | notes |")
     add("|---|---:|---:|---:|---:|---:|---:|---:|---|")
